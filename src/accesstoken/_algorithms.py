@@ -1,0 +1,135 @@
+"""Everything the library needs to know about one JWS `alg`, in one place (RFC 7518 §3, RFC 8037).
+
+Nothing else in the package lists algorithms. Signatures are checked with `cryptography`
+directly, on key objects imported once when the key source is built, so a verification
+costs one table look-up and the primitive itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+__all__ = ["ALGORITHMS", "Algorithm", "PublicKey", "SUPPORTED_ALGORITHMS"]
+
+PublicKey = (
+    rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+)
+#: A verification primitive: (key, signing input, signature) -> valid?
+Verify = Callable[[object, bytes, bytes], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Algorithm:
+    """One JWS algorithm: the key it needs and how to check a signature with it."""
+
+    name: str
+    kty: str  # JWK key type: "RSA", "EC", "OKP" or "oct"
+    curve: str | None  # EC: the JWK crv; OKP: None (EdDSA covers Ed25519 and Ed448)
+    bits: int  # hash size in bits; the minimum secret length for HMAC is bits // 8
+    verify: Verify
+
+
+_HASHES: Final = {256: hashes.SHA256, 384: hashes.SHA384, 512: hashes.SHA512}
+_HASHLIB: Final = {256: hashlib.sha256, 384: hashlib.sha384, 512: hashlib.sha512}
+# ECDSA: coordinate size in bytes for the raw R || S signature (RFC 7518 §3.4).
+_EC_SIZES: Final = {"P-256": 32, "P-384": 48, "P-521": 66}
+
+
+def _hmac(bits: int) -> Verify:
+    digest = _HASHLIB[bits]
+
+    def verify(key: object, data: bytes, signature: bytes) -> bool:
+        assert isinstance(key, bytes)
+        return hmac.compare_digest(hmac.new(key, data, digest).digest(), signature)
+
+    return verify
+
+
+def _rsa_pkcs1(bits: int) -> Verify:
+    hash_alg = _HASHES[bits]()
+    pkcs1 = padding.PKCS1v15()
+
+    def verify(key: object, data: bytes, signature: bytes) -> bool:
+        assert isinstance(key, rsa.RSAPublicKey)
+        try:
+            key.verify(signature, data, pkcs1, hash_alg)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify
+
+
+def _rsa_pss(bits: int) -> Verify:
+    hash_alg = _HASHES[bits]()
+    # RFC 7518 §3.5: the salt is as long as the hash output; no other length is accepted.
+    pss = padding.PSS(mgf=padding.MGF1(_HASHES[bits]()), salt_length=bits // 8)
+
+    def verify(key: object, data: bytes, signature: bytes) -> bool:
+        assert isinstance(key, rsa.RSAPublicKey)
+        try:
+            key.verify(signature, data, pss, hash_alg)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify
+
+
+def _ecdsa(bits: int, curve: str) -> Verify:
+    size = _EC_SIZES[curve]
+    ecdsa = ec.ECDSA(_HASHES[bits]())
+
+    def verify(key: object, data: bytes, signature: bytes) -> bool:
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        # RFC 7518 §3.4: exactly R || S, each left-padded to the coordinate size.
+        if len(signature) != 2 * size:
+            return False
+        r = int.from_bytes(signature[:size], "big")
+        s = int.from_bytes(signature[size:], "big")
+        if r == 0 or s == 0:
+            return False
+        try:
+            key.verify(encode_dss_signature(r, s), data, ecdsa)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify
+
+
+def _eddsa(key: object, data: bytes, signature: bytes) -> bool:
+    assert isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey)
+    try:
+        key.verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _table() -> dict[str, Algorithm]:
+    table: dict[str, Algorithm] = {}
+    for bits in (256, 384, 512):
+        table[f"HS{bits}"] = Algorithm(f"HS{bits}", "oct", None, bits, _hmac(bits))
+        table[f"RS{bits}"] = Algorithm(f"RS{bits}", "RSA", None, bits, _rsa_pkcs1(bits))
+        table[f"PS{bits}"] = Algorithm(f"PS{bits}", "RSA", None, bits, _rsa_pss(bits))
+    for bits, curve in ((256, "P-256"), (384, "P-384"), (512, "P-521")):
+        table[f"ES{bits}"] = Algorithm(f"ES{bits}", "EC", curve, bits, _ecdsa(bits, curve))
+    table["EdDSA"] = Algorithm("EdDSA", "OKP", None, 512, _eddsa)
+    return table
+
+
+ALGORITHMS: Final[dict[str, Algorithm]] = _table()
+SUPPORTED_ALGORITHMS: Final[frozenset[str]] = frozenset(ALGORITHMS)
+
+#: The smallest RSA modulus accepted for verification (NIST SP 800-131A; RFC 7518 §3.3).
+MIN_RSA_BITS: Final = 2048

@@ -1,0 +1,1 @@
+"""Key sources: where a verifier gets the keys it checks signatures with."""
