@@ -1,10 +1,88 @@
-"""accesstoken: verify OAuth 2.0 bearer access tokens in Python services."""
+"""accesstoken: verify OAuth 2.0 bearer access tokens in Python services.
+
+```python
+from accesstoken import JWKSEndpoint, TokenVerifier
+
+verifier = TokenVerifier(
+    keys=JWKSEndpoint("https://idp.example.com/.well-known/jwks.json"),
+    issuer="https://idp.example.com/",
+    audience="orders-api",
+)
+token = verifier.verify(raw, scopes=("orders:read",))
+```
+"""
 
 from __future__ import annotations
 
 from ._keys.base import KeySet, KeySource, VerificationKey
 from ._keys.static import HMACSecret, StaticKeys
-from .errors import *  # noqa: F403
-from .errors import __all__ as _error_names
+from ._revocation import RevocationCheck
+from ._token import AccessToken
+from ._verifier import TokenVerifier
+from .errors import (
+    AccessTokenError,
+    DisallowedAlgorithm,
+    Forbidden,
+    InsufficientScope,
+    InvalidAudience,
+    InvalidClaim,
+    InvalidIssuer,
+    InvalidRequest,
+    InvalidSignature,
+    InvalidToken,
+    InvalidTokenType,
+    KeySourceError,
+    KeySourceUnavailable,
+    MalformedToken,
+    MissingClaim,
+    MissingToken,
+    RevocationUnavailable,
+    TokenError,
+    TokenExpired,
+    TokenInactive,
+    TokenNotYetValid,
+    TokenRevoked,
+    UnknownKey,
+)
 
-__all__ = sorted(["HMACSecret", "KeySet", "KeySource", "StaticKeys", "VerificationKey", *_error_names])
+__version__ = "0.1.0"
+
+__all__ = [
+    "AccessToken",
+    "AccessTokenError",
+    "DisallowedAlgorithm",
+    "Forbidden",
+    "HMACSecret",
+    "InsufficientScope",
+    "InvalidAudience",
+    "InvalidClaim",
+    "InvalidIssuer",
+    "InvalidRequest",
+    "InvalidSignature",
+    "InvalidToken",
+    "InvalidTokenType",
+    "KeySet",
+    "KeySource",
+    "KeySourceError",
+    "KeySourceUnavailable",
+    "MalformedToken",
+    "MissingClaim",
+    "MissingToken",
+    "RevocationCheck",
+    "RevocationUnavailable",
+    "StaticKeys",
+    "TokenError",
+    "TokenExpired",
+    "TokenInactive",
+    "TokenNotYetValid",
+    "TokenRevoked",
+    "TokenVerifier",
+    "UnknownKey",
+    "VerificationKey",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("accesstoken."):
+        _obj.__module__ = "accesstoken"
+del _name, _obj

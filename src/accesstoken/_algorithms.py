@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-__all__ = ["ALGORITHMS", "Algorithm", "PublicKey", "SUPPORTED_ALGORITHMS"]
+__all__ = ["ALGORITHMS", "SUPPORTED_ALGORITHMS", "Algorithm", "PublicKey"]
 
 PublicKey = (
     rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey

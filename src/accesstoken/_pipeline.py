@@ -1,0 +1,215 @@
+"""The steps of verifying a compact JWS access token, pure and in the contract's order.
+
+    prepare → split → parse_header → (key lookup: the verifier's job) → check_signature
+    → check_claims
+
+Each step takes what it needs and returns what the next one trusts, or raises one
+`TokenError`. Until `check_signature` has passed, nothing read from the token is trusted:
+the header is only used to choose an algorithm and a key, and the payload is not even
+decoded.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from base64 import urlsafe_b64decode
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final
+
+from . import _claims
+from ._algorithms import ALGORITHMS
+from ._json import loads_strict
+from ._keys.base import VerificationKey
+from ._token import AccessToken
+from .errors import DisallowedAlgorithm, InvalidSignature, MalformedToken
+
+__all__ = [
+    "ClaimsPolicy",
+    "Header",
+    "UnverifiedToken",
+    "check_claims",
+    "check_signature",
+    "parse_header",
+    "prepare",
+    "split",
+]
+
+_BEARER: Final = "bearer "
+_COMPACT_JWS: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# RFC 7515 §2 / RFC 4648 §3.5: the unused bits of the last character must be zero, so each
+# byte string has exactly one encoding. By length modulo 4, the characters allowed last:
+_LAST_CHAR: Final = {
+    0: None,
+    2: frozenset("AQgw"),  # 4 unused bits
+    3: frozenset("AEIMQUYcgkosw048"),  # 2 unused bits
+}
+# Header parameters this verifier refuses outright: JWE members (RFC 7516 §4.1) and the
+# unencoded payload option (RFC 7797), which would change what the signature covers.
+_FORBIDDEN_HEADER: Final = ("enc", "zip", "b64")
+
+
+def prepare(raw: str | bytes, max_bytes: int) -> str:
+    """Return the compact token in `raw`, without an optional "Bearer " prefix.
+
+    Raises:
+        MalformedToken: too long (checked before anything else), or not ASCII.
+    """
+    if len(raw) > max_bytes + len(_BEARER):
+        raise MalformedToken("The access token is too large.")
+    if isinstance(raw, str):
+        text = raw
+    elif isinstance(raw, bytes | bytearray):
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise MalformedToken() from None
+    else:
+        raise TypeError("a token must be str or bytes")
+    if text[:7].lower() == _BEARER:
+        text = text[7:]
+    if len(text) > max_bytes:
+        raise MalformedToken("The access token is too large.")
+    return text
+
+
+def _b64decode(segment: str) -> bytes:
+    """Return the bytes of a base64url segment that `_COMPACT_JWS` has already matched."""
+    last = _LAST_CHAR.get(len(segment) % 4, frozenset())
+    if last is not None and segment[-1] not in last:
+        raise MalformedToken()
+    try:
+        return urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):  # pragma: no cover - the checks above exclude it
+        raise MalformedToken() from None
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """A protected header that passed `parse_header`: its algorithm and key id, unverified."""
+
+    unverified_header: Mapping[str, Any]
+    alg: str
+    kid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnverifiedToken:
+    """A token split into its parts; nothing in it is trusted yet."""
+
+    raw: str
+    header_segment: str
+    payload_segment: str
+    signature_segment: str
+
+
+def split(text: str) -> UnverifiedToken:
+    """Return the three segments of a compact JWS (RFC 7515 §7.1), each strict base64url.
+
+    Raises:
+        MalformedToken: not three non-empty base64url segments; JWE (five segments) included.
+    """
+    if _COMPACT_JWS.fullmatch(text) is None:
+        if text.count(".") == 4:
+            raise MalformedToken("Encrypted tokens (JWE) are not accepted.")
+        raise MalformedToken()
+    header, payload, signature = text.split(".")
+    return UnverifiedToken(text, header, payload, signature)
+
+
+def parse_header(segment: str, algorithms: frozenset[str]) -> Header:
+    """Return the header if its `alg` is allowed and nothing in it asks for what we don't do.
+
+    `none` is refused in any spelling; so are `crit` (this verifier understands no
+    extension, RFC 7515 §4.1.11), JWE members and `b64`. `jku`, `x5u`, `jwk` and `x5c` are
+    left alone: they never select a key.
+
+    Raises:
+        MalformedToken: not a JSON object, or a bad `kid`, `crit` or other parameter.
+        DisallowedAlgorithm: `alg` missing from the allow-list, or `none`.
+    """
+    header = loads_strict(_b64decode(segment))
+    if header is None:
+        raise MalformedToken()
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise MalformedToken('The access token\'s header lacks "alg".')
+    if alg not in algorithms or alg.lower() == "none":
+        raise DisallowedAlgorithm()
+    if "crit" in header:
+        raise MalformedToken("The access token has critical header parameters it cannot honour.")
+    for name in _FORBIDDEN_HEADER:
+        if name in header:
+            raise MalformedToken()
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise MalformedToken()
+    if "kid" in header and kid is None:
+        raise MalformedToken()
+    return Header(MappingProxyType(header), alg, kid)
+
+
+def check_signature(token: UnverifiedToken, header: Header, key: VerificationKey) -> None:
+    """Return if the signature over header and payload verifies with `key` (RFC 7515 §5.2).
+
+    Raises:
+        InvalidSignature: it does not.
+        MalformedToken: the signature segment is not strict base64url.
+    """
+    signature = _b64decode(token.signature_segment)
+    signing_input = token.raw[: len(token.header_segment) + 1 + len(token.payload_segment)]
+    if not ALGORITHMS[header.alg].verify(key.key, signing_input.encode("ascii"), signature):
+        raise InvalidSignature()
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimsPolicy:
+    """What a verifier demands of the claims; built and checked once, when it is constructed."""
+
+    issuers: frozenset[str] | None
+    audiences: frozenset[str] | None
+    leeway: float
+    required: tuple[str, ...]
+    token_type: str | None
+    scope_claim: str | None
+    roles_path: tuple[str, ...]
+
+
+def check_claims(
+    token: UnverifiedToken, header: Header, policy: ClaimsPolicy, now: float
+) -> AccessToken:
+    """Return the `AccessToken` of a token whose signature has been verified.
+
+    Order (as panva/jose's JWT claims set): `typ`, required claims, `iss`, `aud`, then the
+    dates with one leeway, then the types of the claims exposed as attributes.
+
+    Raises:
+        MalformedToken: the payload is not a JSON object.
+        InvalidTokenType, MissingClaim, InvalidIssuer, InvalidAudience, TokenExpired,
+        TokenNotYetValid, InvalidClaim: as each rule says.
+    """
+    claims = loads_strict(_b64decode(token.payload_segment))
+    if claims is None:
+        raise MalformedToken()
+    _claims.check_type(header.unverified_header, policy.token_type)
+    _claims.check_present(claims, policy.required)
+    issuer = _claims.check_issuer(claims, policy.issuers)
+    audience = _claims.check_audience(claims, policy.audiences)
+    _claims.check_times(claims, now, policy.leeway)
+    client_id = _claims.optional_string(claims, "client_id")
+    if client_id is None:
+        client_id = _claims.optional_string(claims, "azp")
+    return AccessToken.from_claims(
+        token.raw,
+        header.unverified_header,
+        MappingProxyType(claims),
+        subject=_claims.optional_string(claims, "sub"),
+        issuer=issuer,
+        audience=audience,
+        scopes=_claims.read_scopes(claims, policy.scope_claim),
+        roles=_claims.read_roles(claims, policy.roles_path),
+        client_id=client_id,
+        jti=_claims.optional_string(claims, "jti"),
+    )

@@ -1,0 +1,286 @@
+"""`TokenVerifier`: checks its options once, then drives the pipeline for each token.
+
+The checks are written once, as a generator (`_flow`) that yields what it needs from the
+outside world (the current keys, fresher keys, a revocation answer) and receives it back,
+as httpx's `Auth.auth_flow()` does. `verify()` answers with plain calls, `verify_async()`
+with awaits; neither holds a check of its own.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Collection, Generator
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+from cachetools import TLRUCache
+
+from . import _claims
+from ._algorithms import SUPPORTED_ALGORITHMS
+from ._keys.base import KeySet, KeySource, VerificationKey
+from ._pipeline import (
+    ClaimsPolicy,
+    Header,
+    UnverifiedToken,
+    check_claims,
+    check_signature,
+    parse_header,
+    prepare,
+    split,
+)
+from ._revocation import RevocationCheck
+from ._token import AccessToken
+from .errors import InsufficientScope, TokenRevoked, UnknownKey
+
+__all__ = ["TokenVerifier"]
+
+Clock: TypeAlias = Callable[[], float]
+
+
+class _Need:
+    """A request from the flow to its driver."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+NEED_KEYS: Final = _Need("keys")
+NEED_FRESH_KEYS: Final = _Need("fresh keys")
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckRevoked:
+    check: RevocationCheck
+    token: AccessToken
+
+
+_Request: TypeAlias = "_Need | _CheckRevoked"
+_Answer: TypeAlias = "KeySet | bool | None"
+_Flow: TypeAlias = Generator[_Request, _Answer, AccessToken]
+
+# Validated headers, by their base64url segment: issuers sign thousands of tokens with the
+# same few headers. Bounded; cleared whole when full, so forged headers cannot grow it.
+_HEADER_MEMO_SIZE: Final = 256
+
+
+def _names(value: str | Collection[str] | None, option: str) -> frozenset[str] | None:
+    """Return an option given as one string or a collection of strings as a set."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = (value,)
+    if isinstance(value, bytes) or not all(isinstance(item, str) and item for item in value):
+        raise TypeError(f"{option} must be a non-empty string or a collection of them")
+    names = frozenset(value)
+    if not names:
+        raise ValueError(f"{option} must not be empty; pass None to skip the check on purpose")
+    return names
+
+
+class TokenVerifier:
+    """Verifies compact JWS access tokens against a key source and a claims policy.
+
+    Every option is checked here, once; see `docs/concepts/verification.md`. `issuer` and
+    `audience` have no default: pass None to skip a check on purpose.
+    """
+
+    def __init__(
+        self,
+        keys: KeySource,
+        *,
+        issuer: str | Collection[str] | None,
+        audience: str | Collection[str] | None,
+        algorithms: str | Collection[str] | None = None,
+        leeway: float = 60,
+        required_claims: Collection[str] = ("exp",),
+        required_scopes: Collection[str] = (),
+        scope_claim: str | None = None,
+        roles_claim: str | None = "roles",
+        token_type: str | None = None,
+        max_token_bytes: int = 8192,
+        clock: Clock | None = None,
+        revocation: RevocationCheck | None = None,
+        cache_size: int = 0,
+    ) -> None:
+        if not isinstance(keys, KeySource):
+            raise TypeError("keys must be a KeySource (HMACSecret, StaticKeys, JWKSEndpoint, ...)")
+        allowed = _names(algorithms, "algorithms")
+        if allowed is not None:
+            if any(alg.lower() == "none" for alg in allowed):
+                raise ValueError('the "none" algorithm is never allowed')
+            unknown = allowed - SUPPORTED_ALGORITHMS
+            if unknown:
+                raise ValueError(f"unsupported algorithms: {sorted(unknown)}")
+        if isinstance(leeway, bool) or not isinstance(leeway, int | float):
+            raise TypeError("leeway must be a number of seconds")
+        if not math.isfinite(leeway) or leeway < 0:
+            raise ValueError("leeway must be a finite number of seconds, zero or more")
+        if isinstance(max_token_bytes, bool) or not isinstance(max_token_bytes, int):
+            raise TypeError("max_token_bytes must be an int")
+        if max_token_bytes <= 0:
+            raise ValueError("max_token_bytes must be positive")
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ValueError("cache_size must be an int, zero or more")
+        if revocation is not None and not isinstance(revocation, RevocationCheck):
+            raise TypeError("revocation must implement is_revoked() and is_revoked_async()")
+        if clock is not None and not callable(clock):
+            raise TypeError("clock must be a callable returning epoch seconds")
+        if scope_claim is not None and (not isinstance(scope_claim, str) or not scope_claim):
+            raise ValueError("scope_claim must be a non-empty string or None")
+        if roles_claim is not None and (
+            not isinstance(roles_claim, str) or not all(roles_claim.split("."))
+        ):
+            raise ValueError('roles_claim must be a dotted path such as "realm_access.roles"')
+        if token_type is not None and (not isinstance(token_type, str) or not token_type):
+            raise ValueError('token_type must be a media type such as "at+jwt", or None')
+        issuers = _names(issuer, "issuer")
+        audiences = _names(audience, "audience")
+        required = _names(required_claims, "required_claims") if required_claims else None
+
+        self._keys = keys
+        self._algorithms = allowed if allowed is not None else SUPPORTED_ALGORITHMS
+        self._policy = ClaimsPolicy(
+            issuers=issuers,
+            audiences=audiences,
+            leeway=float(leeway),
+            required=tuple(sorted(required or ())),
+            token_type=_claims.normalize_type(token_type) if token_type else None,
+            scope_claim=scope_claim,
+            roles_path=tuple(roles_claim.split(".")) if roles_claim else (),
+        )
+        self._required_scopes = (
+            _names(required_scopes, "required_scopes") if required_scopes else None
+        ) or frozenset()
+        self._max_token_bytes = max_token_bytes
+        self._clock: Clock = clock if clock is not None else time.time
+        self._revocation = revocation
+        self._headers: dict[str, Header] = {}
+        self._cache: TLRUCache[str, AccessToken] | None = None
+        self._cache_lock = threading.Lock()
+        if cache_size:
+            self._cache = TLRUCache(cache_size, ttu=_expiry, timer=self._clock)
+
+    def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+        """Return the verified token in `raw` (with or without a "Bearer " prefix).
+
+        `scopes` are demanded on top of the verifier's `required_scopes`.
+
+        Raises:
+            TokenError: one subclass per reason the token is refused.
+            KeySourceError: keys or the revocation store cannot be reached right now.
+        """
+        flow = self._flow(raw, scopes)
+        try:
+            request = next(flow)
+            while True:
+                answer: _Answer
+                if isinstance(request, _CheckRevoked):
+                    answer = request.check.is_revoked(request.token)
+                elif request is NEED_KEYS:
+                    answer = self._keys.key_set()
+                else:
+                    answer = self._keys.refresh()
+                request = flow.send(answer)
+        except StopIteration as done:
+            return done.value
+
+    async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+        """Return the verified token in `raw`, fetching keys without blocking the event loop.
+
+        The same checks as `verify()`, in the same order.
+        """
+        flow = self._flow(raw, scopes)
+        try:
+            request = next(flow)
+            while True:
+                answer: _Answer
+                if isinstance(request, _CheckRevoked):
+                    answer = await request.check.is_revoked_async(request.token)
+                elif request is NEED_KEYS:
+                    answer = await self._keys.key_set_async()
+                else:
+                    answer = await self._keys.refresh_async()
+                request = flow.send(answer)
+        except StopIteration as done:
+            return done.value
+
+    def _flow(self, raw: str | bytes, scopes: Collection[str]) -> _Flow:
+        text = prepare(raw, self._max_token_bytes)
+        demanded = self._demanded_scopes(scopes)
+        now = self._clock()
+        token = self._cached(text, now)
+        if token is None:
+            unverified = split(text)
+            header = self._header(unverified.header_segment)
+            key_set = yield NEED_KEYS
+            assert isinstance(key_set, KeySet)
+            key = key_set.select(header.kid, header.alg)
+            if key is None:
+                key = _select((yield NEED_FRESH_KEYS), header)
+            token = self._check(unverified, header, key, now)
+        if self._revocation is not None and (yield _CheckRevoked(self._revocation, token)):
+            raise TokenRevoked()
+        if not token.scopes.issuperset(demanded):
+            raise InsufficientScope(demanded)
+        return token
+
+    def _header(self, segment: str) -> Header:
+        header = self._headers.get(segment)
+        if header is None:
+            header = parse_header(segment, self._algorithms)
+            if len(self._headers) >= _HEADER_MEMO_SIZE:
+                self._headers.clear()
+            self._headers[segment] = header
+        return header
+
+    def _check(
+        self, unverified: UnverifiedToken, header: Header, key: VerificationKey, now: float
+    ) -> AccessToken:
+        check_signature(unverified, header, key)
+        token = check_claims(unverified, header, self._policy, now)
+        if self._cache is not None and "exp" in token.claims:
+            with self._cache_lock:
+                self._cache[unverified.raw] = token
+        return token
+
+    def _cached(self, text: str, now: float) -> AccessToken | None:
+        """Return a token verified before, its dates checked again against `now`."""
+        if self._cache is None:
+            return None
+        with self._cache_lock:
+            token = self._cache.get(text)
+        if token is not None:
+            _claims.check_times(token.claims, now, self._policy.leeway)
+        return token
+
+    def _demanded_scopes(self, scopes: Collection[str]) -> frozenset[str]:
+        if not scopes:
+            return self._required_scopes
+        if isinstance(scopes, str):
+            scopes = (scopes,)
+        return self._required_scopes.union(scopes)
+
+    def __repr__(self) -> str:
+        policy = self._policy
+        return (
+            f"TokenVerifier(keys={self._keys!r}, issuer={policy.issuers!r}, "
+            f"audience={policy.audiences!r})"
+        )
+
+
+def _select(key_set: KeySet | bool | None, header: Header) -> VerificationKey:
+    """Return the key a refreshed key set offers for the token, or fail as an unknown key."""
+    key = key_set.select(header.kid, header.alg) if isinstance(key_set, KeySet) else None
+    if key is None:
+        raise UnknownKey()
+    return key
+
+
+def _expiry(_raw: str, token: AccessToken, _now: float) -> float:
+    """Return when a cached token must leave the cache: its `exp`, never later."""
+    exp = token.claims["exp"]
+    return float(exp)
