@@ -33,7 +33,7 @@ class Algorithm:
 
     name: str
     kty: str  # JWK key type: "RSA", "EC", "OKP" or "oct"
-    curve: str | None  # EC: the JWK crv; OKP: None (EdDSA covers Ed25519 and Ed448)
+    curve: str | None  # the JWK crv the key must have; None: any (EdDSA: Ed25519 or Ed448)
     bits: int  # hash size in bits; the minimum secret length for HMAC is bits // 8
     verify: Verify
 
@@ -125,6 +125,9 @@ def _table() -> dict[str, Algorithm]:
     for bits, curve in ((256, "P-256"), (384, "P-384"), (512, "P-521")):
         table[f"ES{bits}"] = Algorithm(f"ES{bits}", "EC", curve, bits, _ecdsa(bits, curve))
     table["EdDSA"] = Algorithm("EdDSA", "OKP", None, 512, _eddsa)
+    # RFC 9864's fully-specified names, which deprecate the polymorphic "EdDSA".
+    table["Ed25519"] = Algorithm("Ed25519", "OKP", "Ed25519", 512, _eddsa)
+    table["Ed448"] = Algorithm("Ed448", "OKP", "Ed448", 912, _eddsa)
     return table
 
 

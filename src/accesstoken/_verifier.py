@@ -73,10 +73,10 @@ def _names(value: str | Collection[str] | None, option: str) -> frozenset[str] |
         return None
     if isinstance(value, str):
         value = (value,)
-    if isinstance(value, bytes) or not all(isinstance(item, str) and item for item in value):
-        raise TypeError(f"{option} must be a non-empty string or a collection of them")
+    if isinstance(value, bytes) or not all(isinstance(item, str) for item in value):
+        raise TypeError(f"{option} must be a string or a collection of strings")
     names = frozenset(value)
-    if not names:
+    if not names or "" in names:
         raise ValueError(f"{option} must not be empty; pass None to skip the check on purpose")
     return names
 

@@ -119,8 +119,10 @@ def _describe(key: object) -> tuple[str, str | None]:
         return "RSA", None
     if isinstance(key, ec.EllipticCurvePublicKey):
         return "EC", _EC_CURVES.get(key.curve.name)
-    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-        return "OKP", None
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "OKP", "Ed25519"
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "OKP", "Ed448"
     raise ValueError("unsupported key type")
 
 
