@@ -137,12 +137,15 @@ def _handler_class(app: App) -> type[BaseHTTPRequestHandler]:
         def _answer(self) -> None:
             declared = self.headers.get("Content-Length") or "0"
             length = int(declared) if declared.isascii() and declared.isdigit() else -1
-            if not 0 <= length <= MAX_BODY_BYTES:
-                too_large = length > MAX_BODY_BYTES
-                status = (
-                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE if too_large else HTTPStatus.BAD_REQUEST
-                )
-                self._write(Response(status))
+            if length < 0:
+                self._write(Response(HTTPStatus.BAD_REQUEST))
+                return
+            if length > MAX_BODY_BYTES:
+                # Read and drop the body: closing a socket with unread data resets the
+                # connection, and the client would see a reset instead of the 413.
+                while length > 0 and (chunk := self.rfile.read(min(length, MAX_BODY_BYTES))):
+                    length -= len(chunk)
+                self._write(Response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE))
                 return
             url = urlsplit(self.path)
             body = self.rfile.read(length) if length > 0 else b""
