@@ -1,0 +1,87 @@
+"""Find the bearer token of a request: the one parser every adapter shares.
+
+Frameworks are lenient here (FastAPI's `get_authorization_scheme_param` splits on the first
+space and strips the rest), which lets `Bearer  abc ` or `Bearer a b` through as something.
+RFC 6750 §2.1 is narrower, and so is this module:
+
+    credentials = "Bearer" 1*SP b64token        (RFC 6750 §2.1; we allow exactly one SP)
+    b64token    = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+
+The scheme is matched case-insensitively (RFC 9110 §11.1). RFC 6750 §2 forbids sending the
+token by more than one method; a token in the URI (`access_token`, RFC 6750 §2.3) is never
+accepted here, and a request carrying one is refused rather than silently treated as
+anonymous, so that the client learns its token leaks into URLs and logs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from typing import Final, Protocol, runtime_checkable
+from urllib.parse import parse_qsl
+
+from ._token import AccessToken
+from .errors import InvalidRequest, MissingToken
+
+__all__ = ["Verifier", "is_token68", "query_has_token", "token_from_headers"]
+
+_TOKEN68: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_AUTH_SCHEME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2 token
+_BEARER: Final = "bearer"
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """What an adapter needs of a verifier: `TokenVerifier` and any look-alike."""
+
+    def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+        """Return the verified token or raise a `TokenError` / `KeySourceError`."""
+        ...
+
+    async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+        """Return the verified token without blocking the event loop."""
+        ...
+
+
+def is_token68(value: str) -> bool:
+    """Return whether `value` has the `b64token` syntax of RFC 6750 §2.1."""
+    return _TOKEN68.fullmatch(value) is not None
+
+
+def token_from_headers(values: Sequence[str], *, query_token: bool = False) -> str:
+    """Return the raw token of a request's `Authorization` header values.
+
+    Args:
+        values: every `Authorization` header of the request, in order (a header sent twice
+            gives two values).
+        query_token: whether the request also carries an `access_token` query parameter.
+
+    Raises:
+        MissingToken: no `Authorization` header, or one for another scheme (say, Basic).
+        InvalidRequest: the header is sent twice, is malformed, or a token is also in the
+            query string (RFC 6750 §2: one method per request).
+    """
+    if query_token:
+        raise InvalidRequest("Send the access token in the Authorization header, not in the URL.")
+    if not values:
+        raise MissingToken()
+    if len(values) > 1:
+        raise InvalidRequest("The Authorization header must be sent once.")
+    value = values[0]
+    scheme, space, token = value.partition(" ")
+    if scheme.lower() != _BEARER:
+        if _AUTH_SCHEME.fullmatch(scheme):
+            raise MissingToken()  # another scheme's credentials: no bearer token was offered
+        raise InvalidRequest("The Authorization header is malformed.")
+    if not space or not is_token68(token):
+        raise InvalidRequest('The Authorization header must be "Bearer" and one token.')
+    return token
+
+
+def query_has_token(query_string: str | bytes) -> bool:
+    """Return whether a raw query string carries an `access_token` parameter (RFC 6750 §2.3)."""
+    if isinstance(query_string, bytes):
+        query_string = query_string.decode("latin-1")
+    if "access_token" not in query_string:
+        return False
+    return any(name == "access_token" for name, _ in parse_qsl(query_string, True))
