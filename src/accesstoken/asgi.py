@@ -1,0 +1,144 @@
+"""`AccessTokenMiddleware`: bearer tokens for any ASGI 3 application, without a framework.
+
+```python
+from accesstoken.asgi import AccessTokenMiddleware
+
+app = AccessTokenMiddleware(app, verifier, exclude=("/health",))
+# in a Starlette endpoint: request.state.access_token
+```
+
+Pure ASGI in the shape of Starlette's `AuthenticationMiddleware`: it passes lifespan and
+unknown scope types through, writes the verified token into `scope["state"]` (which
+Starlette's `request.state` wraps) and awaits the application. It never buffers a body, so
+streaming responses and websockets are untouched once the token is accepted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
+from typing import Any, Final, TypeAlias
+
+from ._bearer import Verifier, query_has_token, token_from_headers
+from ._responses import error_response
+from ._token import AccessToken
+from .errors import AccessTokenError, KeySourceError, MissingToken
+
+__all__ = ["ASGIApp", "AccessTokenMiddleware", "Message", "Receive", "Scope", "Send"]
+
+# As in `starlette/types.py`; declared here so that this module needs no framework.
+Scope: TypeAlias = MutableMapping[str, Any]
+Message: TypeAlias = MutableMapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[Message]]
+Send: TypeAlias = Callable[[Message], Awaitable[None]]
+ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: RFC 6455 §7.4.1: 1008 "policy violation" refuses the client's credentials; 1013 "try
+#: again later" says the server cannot check them now (a 503, never the client's fault).
+WS_POLICY_VIOLATION: Final = 1008
+WS_TRY_AGAIN_LATER: Final = 1013
+_DENIAL_EXTENSION: Final = "websocket.http.response"
+
+
+class AccessTokenMiddleware:
+    """Verify the bearer token of every HTTP request and websocket connection.
+
+    Args:
+        app: the ASGI application to protect.
+        verifier: a `TokenVerifier` or any object with `verify_async()`.
+        exclude: paths let through unchecked, each with everything below it: "/health"
+            covers "/health" and "/health/live", never "/healthz".
+        optional: let requests without a token through, with `access_token` None; a token
+            that is present but invalid is still refused.
+        scopes: scopes every request must carry (403 `insufficient_scope` otherwise).
+        roles: roles every request must carry (403 otherwise).
+        realm: the `realm` of the `WWW-Authenticate` challenge, if any.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: Verifier,
+        *,
+        exclude: Iterable[str] = (),
+        optional: bool = False,
+        scopes: Collection[str] = (),
+        roles: Collection[str] = (),
+        realm: str | None = None,
+    ) -> None:
+        if isinstance(exclude, str):
+            raise TypeError('exclude must be a collection of paths, such as ("/health",)')
+        self.app = app
+        self.verifier = verifier
+        self.exclude = tuple(path.rstrip("/") for path in exclude)
+        self.optional = optional
+        self.scopes = tuple(scopes)
+        self.roles = tuple(roles)
+        self.realm = realm
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the connection's token, then hand it to the application or refuse it."""
+        if scope["type"] not in ("http", "websocket") or self._excluded(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        try:
+            token = await self._authenticate(scope)
+        except AccessTokenError as exc:
+            if scope["type"] == "http":
+                await self._refuse_http(exc, send)
+            else:
+                await self._refuse_websocket(exc, scope, receive, send)
+            return
+        scope.setdefault("state", {})["access_token"] = token
+        await self.app(scope, receive, send)
+
+    def _excluded(self, path: str) -> bool:
+        return any(path == prefix or path.startswith(prefix + "/") for prefix in self.exclude)
+
+    async def _authenticate(self, scope: Scope) -> AccessToken | None:
+        values = [v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"authorization"]
+        try:
+            raw = token_from_headers(values, query_token=query_has_token(scope["query_string"]))
+        except MissingToken:
+            if self.optional:
+                return None
+            raise
+        token = await self.verifier.verify_async(raw, scopes=self.scopes)
+        if self.roles:
+            token.require_roles(*self.roles)
+        return token
+
+    async def _refuse_http(self, exc: AccessTokenError, send: Send) -> None:
+        status, headers, body = self._answer(exc)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _refuse_websocket(
+        self, exc: AccessTokenError, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Refuse the connection before `websocket.accept`.
+
+        With the HTTP answer when the server offers the denial response extension, else with
+        a `websocket.close` (the server then answers the handshake with 403).
+        """
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return  # the client has gone already
+        if _DENIAL_EXTENSION in scope.get("extensions", {}):
+            status, headers, body = self._answer(exc)
+            start = {"type": "websocket.http.response.start", "status": status, "headers": headers}
+            await send(start)
+            await send({"type": "websocket.http.response.body", "body": body})
+            return
+        code = WS_TRY_AGAIN_LATER if isinstance(exc, KeySourceError) else WS_POLICY_VIOLATION
+        await send({"type": "websocket.close", "code": code, "reason": exc.error or "unauthorized"})
+
+    def _answer(self, exc: AccessTokenError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        response = error_response(exc, self.realm)
+        body = json.dumps(response.body).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *((name.lower().encode(), value.encode()) for name, value in response.headers.items()),
+        ]
+        return response.status_code, headers, body
