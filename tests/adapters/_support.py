@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +15,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 from werkzeug.serving import make_server
 
-from accesstoken import KeySet, KeySource, KeySourceUnavailable
+from accesstoken import AccessToken, KeySet, KeySource, KeySourceUnavailable, TokenVerifier
 
 SECRET = b"adapter-tests-secret-of-32-bytes!"
 ISSUER = "https://issuer.test/"
@@ -145,3 +145,18 @@ def serve_wsgi(app: Any) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+class AsyncOnly:
+    """A verifier that fails the test if the blocking `verify()` is called."""
+
+    def __init__(self, inner: TokenVerifier) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+        raise AssertionError("verify() blocks the event loop; verify_async() was expected")
+
+    async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+        self.calls += 1
+        return await self.inner.verify_async(raw, scopes)
