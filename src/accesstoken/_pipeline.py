@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 _BEARER: Final = "bearer "
-_COMPACT_JWS: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# The signature may be empty here so that `alg: none` tokens fail on their algorithm, and
+# stripped signatures on their signature, each with its own error.
+_COMPACT_JWS: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # RFC 7515 §2 / RFC 4648 §3.5: the unused bits of the last character must be zero, so each
 # byte string has exactly one encoding. By length modulo 4, the characters allowed last:
 _LAST_CHAR: Final = {
@@ -109,7 +111,8 @@ def split(text: str) -> UnverifiedToken:
     """Return the three segments of a compact JWS (RFC 7515 §7.1), each strict base64url.
 
     Raises:
-        MalformedToken: not three non-empty base64url segments; JWE (five segments) included.
+        MalformedToken: not three base64url segments (header and payload non-empty); JWE
+            (five segments) included.
     """
     if _COMPACT_JWS.fullmatch(text) is None:
         if text.count(".") == 4:

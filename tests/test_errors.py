@@ -1,0 +1,66 @@
+"""The error tree: RFC 6750 codes, status codes and a header nobody can inject into."""
+
+from __future__ import annotations
+
+import pytest
+
+import accesstoken
+from accesstoken import errors
+
+
+def test_status_and_codes() -> None:
+    assert accesstoken.MissingToken().www_authenticate() == "Bearer"
+    assert accesstoken.MissingToken().www_authenticate("api") == 'Bearer realm="api"'
+    assert accesstoken.InvalidRequest.status_code == 400
+    assert accesstoken.InvalidRequest.error == "invalid_request"
+    assert accesstoken.TokenExpired.status_code == 401
+    assert accesstoken.TokenExpired.error == "invalid_token"
+    assert accesstoken.InsufficientScope.status_code == 403
+    assert accesstoken.Forbidden.status_code == 403
+    assert accesstoken.KeySourceUnavailable.status_code == 503
+    assert accesstoken.RevocationUnavailable.status_code == 503
+    assert not issubclass(accesstoken.KeySourceError, accesstoken.TokenError)
+
+
+def test_every_error_is_reexported_from_the_package() -> None:
+    for name in errors.__all__:
+        assert getattr(accesstoken, name) is getattr(errors, name)
+        cls = getattr(errors, name)
+        assert issubclass(cls, accesstoken.AccessTokenError)
+        assert cls().description  # constructible with no argument, with a default text
+
+
+def test_invalid_token_header() -> None:
+    header = accesstoken.TokenExpired().www_authenticate(realm="orders")
+    assert header == (
+        'Bearer realm="orders", error="invalid_token", '
+        'error_description="The access token has expired."'
+    )
+
+
+def test_insufficient_scope_header_lists_scopes() -> None:
+    exc = accesstoken.InsufficientScope(["b", "a", "a"])
+    assert exc.required_scopes == ("a", "b")
+    assert exc.www_authenticate().endswith('scope="a b"')
+
+
+@pytest.mark.parametrize(
+    "evil", ['x", error="none', "x\r\nSet-Cookie: a=b", "x\\", "ünïcode", "\x00\x7f"]
+)
+def test_quoted_strings_cannot_break_out(evil: str) -> None:
+    for header in (
+        accesstoken.InvalidToken(evil).www_authenticate(realm=evil),
+        accesstoken.InsufficientScope([evil, 'a"b']).www_authenticate(),
+    ):
+        assert "\r" not in header
+        assert "\n" not in header
+        assert all(" " <= char <= "~" for char in header)
+        # every quote inside a value is escaped: unescaped quotes pair up as delimiters
+        unescaped = header.replace('\\"', "").count('"')
+        assert unescaped % 2 == 0
+        assert header.count('error="') <= 1
+
+
+def test_description_never_defaults_to_input() -> None:
+    exc = accesstoken.MalformedToken()
+    assert str(exc) == exc.description == "The access token is malformed."

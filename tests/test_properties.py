@@ -1,0 +1,123 @@
+"""Properties over untrusted input: only TokenError comes out, and no forgery goes in."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from accesstoken import HMACSecret, TokenError, TokenVerifier
+from tests.conftest import AUDIENCE, ISSUER, NOW, b64, claims, make_verifier, mint
+
+SECRET = b"p" * 32
+HS = TokenVerifier(HMACSecret(SECRET), issuer=ISSUER, audience=AUDIENCE, clock=lambda: NOW)
+RS = make_verifier("RS256", "ES256")
+VALID_RS = mint("RS256")
+VALID_ES = mint("ES256")
+
+B64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+settings.register_profile("ci", max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci")
+
+
+def outcome(verifier: TokenVerifier, raw: str | bytes) -> str:
+    """Return "ok" or the name of the TokenError; anything else propagates and fails."""
+    try:
+        verifier.verify(raw)
+    except TokenError as exc:
+        sync = type(exc).__name__
+    else:
+        sync = "ok"
+    try:
+        asyncio.run(verifier.verify_async(raw))
+    except TokenError as exc:
+        asynchronous = type(exc).__name__
+    else:
+        asynchronous = "ok"
+    assert asynchronous == sync, "sync and async paths disagree"
+    return sync
+
+
+@given(st.binary(max_size=2000))
+@example(b"")
+@example(b"..")
+@example(b"\x00.\x00.\x00")
+def test_any_bytes_raise_only_token_errors(raw: bytes) -> None:
+    assert outcome(RS, raw) != "ok"
+
+
+@given(st.text(max_size=2000))
+@example("Bearer ")
+@example("bearer a.b.c")
+def test_any_text_raises_only_token_errors(raw: str) -> None:
+    assert outcome(RS, raw) != "ok"
+
+
+@given(st.lists(st.text(alphabet=B64_CHARS, max_size=200), min_size=1, max_size=6))
+def test_dotted_base64url_segments_raise_only_token_errors(segments: list[str]) -> None:
+    assert outcome(RS, ".".join(segments)) != "ok"
+
+
+@st.composite
+def mutations(draw: st.DrawFn) -> str:
+    original = draw(st.sampled_from([VALID_RS, VALID_ES]))
+    position = draw(st.integers(0, len(original) - 1))
+    kind = draw(st.sampled_from(["replace", "insert", "delete", "swap"]))
+    char = draw(st.sampled_from(B64_CHARS + "."))
+    if kind == "replace":
+        return original[:position] + char + original[position + 1 :]
+    if kind == "insert":
+        return original[:position] + char + original[position:]
+    if kind == "delete":
+        return original[:position] + original[position + 1 :]
+    other = draw(st.integers(0, len(original) - 1))
+    chars = list(original)
+    chars[position], chars[other] = chars[other], chars[position]
+    return "".join(chars)
+
+
+@given(mutations())
+def test_a_mutated_token_is_never_accepted(mutated: str) -> None:
+    result = outcome(RS, mutated)
+    if mutated in (VALID_RS, VALID_ES):
+        assert result == "ok"
+    else:
+        assert result != "ok"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+CLAIM_NAMES = st.sampled_from(
+    ["iss", "aud", "sub", "exp", "nbf", "iat", "scope", "scp", "roles", "jti", "client_id", "azp"]
+)
+
+
+@given(
+    st.dictionaries(CLAIM_NAMES, JSON, max_size=6),
+    st.dictionaries(st.text(max_size=5), JSON, max_size=3),
+)
+def test_odd_claims_behind_a_valid_signature(
+    overrides: dict[str, Any], header_extra: dict[str, Any]
+) -> None:
+    payload = claims(**overrides)
+    header = {**header_extra, "alg": "HS256"}
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
+    mac = hmac.new(SECRET, signing_input.encode(), hashlib.sha256).digest()
+    raw = f"{signing_input}.{b64(mac)}"
+    result = outcome(HS, raw)
+    if result == "ok":
+        token = HS.verify(raw)
+        assert token.issuer == ISSUER
+        assert AUDIENCE in token.audience
+        assert all(isinstance(scope, str) for scope in token.scopes)
+        assert all(isinstance(role, str) for role in token.roles)
