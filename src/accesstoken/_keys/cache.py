@@ -1,0 +1,172 @@
+"""When to fetch a remote document again: the refresh policy of `JWKSEndpoint` and `OIDCDiscovery`.
+
+This module does no I/O and reads no clock: every decision is a function of the state and
+the `now` it is given, so the sync and async shells in `jwks.py` share one policy and the
+tests drive it with plain numbers. The rules, after panva/jose's `remote.ts`:
+
+- a fetched document is fresh for `cache_ttl` seconds, or for the response's
+  `Cache-Control: max-age` (RFC 9111 §5.2.2.1) clamped between `min_refresh_interval` and
+  one day, so a server can neither make us poll it constantly nor pin a key set forever;
+- a forced refresh (a token named a key we do not hold) happens at most once per
+  `min_refresh_interval`, so forged `kid` values cost at most one request per interval;
+- after a failed fetch nothing is fetched again for `min_refresh_interval`; meanwhile the
+  last good document keeps serving until `max_stale` seconds past its expiry;
+- every fetch gets a sequence number, and an older response never replaces a newer one.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from typing import Final, Generic, TypeVar
+
+__all__ = ["ONE_DAY", "CachedDocument", "Decision", "RefreshPolicy", "max_age_from"]
+
+T = TypeVar("T")
+
+#: The longest a response may ask to be cached (its max-age is clamped to this).
+ONE_DAY: Final = 86_400.0
+
+
+def _check_seconds(name: str, value: object, *, allow_zero: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds")
+    if math.isnan(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'at least' if allow_zero else 'greater than'} 0")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshPolicy:
+    """How long a fetched document stays fresh, and how often it may be fetched again.
+
+    Raises:
+        ValueError: `cache_ttl` is not positive, or another value is negative or NaN.
+        TypeError: a value is not a number.
+    """
+
+    cache_ttl: float = 300.0
+    min_refresh_interval: float = 30.0
+    max_stale: float = 86_400.0
+
+    def __post_init__(self) -> None:
+        _check_seconds("cache_ttl", self.cache_ttl, allow_zero=False)
+        _check_seconds("min_refresh_interval", self.min_refresh_interval, allow_zero=True)
+        _check_seconds("max_stale", self.max_stale, allow_zero=True)
+
+    def lifetime(self, max_age: float | None) -> float:
+        """Return how many seconds a response stays fresh, given its max-age (None: absent)."""
+        if max_age is None:
+            return self.cache_ttl
+        return min(max(max_age, self.min_refresh_interval), ONE_DAY)
+
+
+def max_age_from(cache_control: str | None, age: str | None = None) -> float | None:
+    """Return the freshness lifetime left in a response's `Cache-Control`, or None if it sets none.
+
+    `max-age` is taken from its first occurrence (RFC 9111 §4.2.1), minus the response's
+    `Age` (§4.2.3) when a cache passed it on; `no-cache` and `no-store` mean "do not keep
+    it", which the caller's clamp turns into `min_refresh_interval`. A malformed value is
+    ignored rather than guessed at.
+    """
+    if not cache_control:
+        return None
+    max_age: float | None = None
+    for directive in cache_control.split(","):
+        name, _, value = directive.strip().partition("=")
+        name = name.strip().lower()
+        if name in ("no-cache", "no-store"):
+            return 0.0
+        if name == "max-age" and max_age is None:
+            value = value.strip()
+            if value.isascii() and value.isdigit():
+                max_age = float(value)
+    if max_age is not None and age is not None and age.isascii() and age.strip().isdigit():
+        max_age = max(0.0, max_age - float(age.strip()))
+    return max_age
+
+
+class Decision(enum.Enum):
+    """What a caller should do with the document right now."""
+
+    SERVE = "serve"  # return the document held (fresh, or stale within max_stale)
+    FETCH = "fetch"  # fetch it (or join the fetch already under way)
+    DECLINE = "decline"  # a forced refresh inside the cooldown: answer "nothing newer"
+    UNAVAILABLE = "unavailable"  # nothing usable and no fetch allowed yet
+
+
+class CachedDocument(Generic[T]):
+    """The refresh state of one remote document. Not thread-safe: the shell holds a lock.
+
+    Times are seconds on the caller's monotonic clock.
+    """
+
+    __slots__ = (
+        "_applied",
+        "_cooldown_until",
+        "_drop_at",
+        "_failing",
+        "_fresh_until",
+        "_issued",
+        "_value",
+        "policy",
+    )
+
+    def __init__(self, policy: RefreshPolicy) -> None:
+        self.policy = policy
+        self._value: T | None = None
+        self._fresh_until = -math.inf
+        self._drop_at = -math.inf
+        self._cooldown_until = -math.inf
+        self._failing = False
+        self._issued = 0  # sequence number of the latest fetch begun
+        self._applied = 0  # sequence number of the response the value came from
+
+    def current(self, now: float) -> T | None:
+        """Return the document if it may still be served (fresh or within `max_stale`)."""
+        if self._value is not None and now >= self._drop_at:
+            self._value = None  # past max_stale: a key set this old must not verify anything
+        return self._value
+
+    def is_fresh(self, now: float) -> bool:
+        """Return whether the document is held and within its freshness lifetime."""
+        return self.current(now) is not None and now < self._fresh_until
+
+    def decide(self, now: float, *, forced: bool) -> Decision:
+        """Return what to do for a caller that needs the document (`forced`: a newer one)."""
+        if not forced and self.is_fresh(now):
+            return Decision.SERVE
+        cooling = now < self._cooldown_until
+        # An expired document may be fetched at once after a success; after a failure, and
+        # for forced refreshes, the cooldown protects the endpoint.
+        if not cooling or (not forced and not self._failing):
+            return Decision.FETCH
+        if self.current(now) is None:
+            return Decision.UNAVAILABLE
+        return Decision.DECLINE if forced else Decision.SERVE
+
+    def begin(self) -> int:
+        """Return the sequence number of a fetch that starts now."""
+        self._issued += 1
+        return self._issued
+
+    def succeeded(self, sequence: int, value: T, max_age: float | None, now: float) -> bool:
+        """Store the response of fetch `sequence`; return False if a newer one is held."""
+        if sequence <= self._applied:
+            return False
+        lifetime = self.policy.lifetime(max_age)
+        self._applied = sequence
+        self._value = value
+        self._fresh_until = now + lifetime
+        self._drop_at = self._fresh_until + self.policy.max_stale
+        self._cooldown_until = now + self.policy.min_refresh_interval
+        self._failing = False
+        return True
+
+    def failed(self, sequence: int, now: float) -> None:
+        """Record that fetch `sequence` failed, starting the retry cooldown."""
+        if sequence <= self._applied:
+            return  # a newer fetch has already answered
+        self._failing = True
+        self._cooldown_until = now + self.policy.min_refresh_interval
