@@ -28,7 +28,6 @@ __all__ = [
     "check_times",
     "check_type",
     "normalize_type",
-    "optional_string",
     "read_roles",
     "read_scopes",
 ]
@@ -128,16 +127,6 @@ def check_type(header: Mapping[str, Any], expected: str | None) -> None:
     typ = header.get("typ")
     if not isinstance(typ, str) or normalize_type(typ) != expected:
         raise InvalidTokenType()
-
-
-def optional_string(claims: Mapping[str, Any], name: str) -> str | None:
-    """Return claim `name` if it is a string, None if absent; anything else is invalid."""
-    value = claims.get(name)
-    if value is None and name not in claims:
-        return None
-    if not isinstance(value, str):
-        raise InvalidClaim(f'The access token\'s "{name}" claim must be a string.')
-    return value
 
 
 def _strings(value: object, name: str) -> frozenset[str]:

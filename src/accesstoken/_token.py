@@ -1,12 +1,16 @@
-"""`AccessToken`: what a verified token tells the application, read-only."""
+"""`AccessToken`: what a verified token tells the application, read-only.
+
+A verifier builds one per accepted token, so construction is kept to a handful of slot
+writes; values that are cheap to derive from the claims (subject, dates, ...) are read
+when asked for, from claims that were validated before the token was built.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import Forbidden, InsufficientScope
 
@@ -15,68 +19,89 @@ __all__ = ["AccessToken"]
 
 def _instant(value: object) -> datetime | None:
     """Return a validated NumericDate as an aware UTC datetime."""
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, tz=timezone.utc)
     return None
 
 
-@dataclass(frozen=True, slots=True)
+def _string(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 class AccessToken:
     """A verified access token: its raw form, header, claims and the values read from them.
 
-    Build one with `AccessToken.from_claims()`; a verifier does it for you after every check
-    has passed.
+    Immutable and hashable (by its raw form). `header` and `claims` are read-only views;
+    JSON values inside them keep their parsed types (lists stay lists).
     """
 
-    raw: str = field(repr=False)
-    header: Mapping[str, Any] = field(repr=False)
-    claims: Mapping[str, Any] = field(repr=False)
-    subject: str | None
-    issuer: str | None
+    __slots__ = ("audience", "claims", "header", "raw", "roles", "scopes")
+
+    raw: str
+    header: Mapping[str, Any]
+    claims: Mapping[str, Any]
     audience: tuple[str, ...]
     scopes: frozenset[str]
     roles: frozenset[str]
-    client_id: str | None
-    jti: str | None
-    expires_at: datetime | None
-    issued_at: datetime | None
-    not_before: datetime | None
 
-    @classmethod
-    def from_claims(
-        cls,
+    def __init__(
+        self,
         raw: str,
         header: Mapping[str, Any],
         claims: Mapping[str, Any],
         *,
-        subject: str | None,
-        issuer: str | None,
-        audience: tuple[str, ...],
-        scopes: frozenset[str],
-        roles: frozenset[str],
-        client_id: str | None,
-        jti: str | None,
-    ) -> AccessToken:
-        """Return a token whose header and claims are read-only views of the given mappings."""
-        return cls(
-            raw=raw,
-            header=MappingProxyType(dict(header))
-            if not isinstance(header, MappingProxyType)
-            else header,
-            claims=MappingProxyType(dict(claims))
-            if not isinstance(claims, MappingProxyType)
-            else claims,
-            subject=subject,
-            issuer=issuer,
-            audience=audience,
-            scopes=scopes,
-            roles=roles,
-            client_id=client_id,
-            jti=jti,
-            expires_at=_instant(claims.get("exp")),
-            issued_at=_instant(claims.get("iat")),
-            not_before=_instant(claims.get("nbf")),
-        )
+        audience: tuple[str, ...] = (),
+        scopes: frozenset[str] = frozenset(),
+        roles: frozenset[str] = frozenset(),
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "raw", raw)
+        _set(self, "header", _read_only(header))
+        _set(self, "claims", _read_only(claims))
+        _set(self, "audience", audience)
+        _set(self, "scopes", scopes)
+        _set(self, "roles", roles)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError("AccessToken is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError("AccessToken is immutable")
+
+    @property
+    def subject(self) -> str | None:
+        """`sub` (RFC 7519 §4.1.2)."""
+        return _string(self.claims.get("sub"))
+
+    @property
+    def issuer(self) -> str | None:
+        """`iss` (RFC 7519 §4.1.1)."""
+        return _string(self.claims.get("iss"))
+
+    @property
+    def client_id(self) -> str | None:
+        """`client_id` (RFC 9068 §2.2), else `azp` (OpenID Connect Core §2)."""
+        return _string(self.claims.get("client_id")) or _string(self.claims.get("azp"))
+
+    @property
+    def jti(self) -> str | None:
+        """`jti` (RFC 7519 §4.1.7)."""
+        return _string(self.claims.get("jti"))
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """`exp` as an aware UTC datetime."""
+        return _instant(self.claims.get("exp"))
+
+    @property
+    def issued_at(self) -> datetime | None:
+        """`iat` as an aware UTC datetime."""
+        return _instant(self.claims.get("iat"))
+
+    @property
+    def not_before(self) -> datetime | None:
+        """`nbf` as an aware UTC datetime."""
+        return _instant(self.claims.get("nbf"))
 
     def has_scopes(self, *scopes: str) -> bool:
         """Return whether the token grants every one of `scopes`."""
@@ -103,3 +128,23 @@ class AccessToken:
         """
         if not self.roles.issuperset(roles):
             raise Forbidden("The access token lacks a role this request needs.")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AccessToken):
+            return NotImplemented
+        return self.raw == other.raw and self.claims == other.claims
+
+    def __hash__(self) -> int:
+        return hash(self.raw)
+
+    def __repr__(self) -> str:
+        # Never the raw token: it is a bearer credential and repr() ends up in logs.
+        return (
+            f"AccessToken(subject={self.subject!r}, issuer={self.issuer!r}, "
+            f"audience={self.audience!r}, scopes={sorted(self.scopes)!r}, "
+            f"expires_at={self.expires_at!r})"
+        )
+
+
+def _read_only(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return mapping if isinstance(mapping, MappingProxyType) else MappingProxyType(dict(mapping))
