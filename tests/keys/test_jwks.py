@@ -497,3 +497,24 @@ def test_redirect_from_https_to_http_is_refused(
         with pytest.raises(KeySourceUnavailable, match="another host"):
             source.key_set()
     assert tls_server.count("/old") == 1
+
+
+def test_a_bug_below_is_raised_not_hidden_as_unavailable(clock: FakeClock) -> None:
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("a bug in a transport")
+
+    transport = httpx.MockTransport(broken)
+    with httpx.Client(transport=transport) as client:
+        source = JWKSEndpoint("https://idp.example.com/jwks", http_client=client, clock=clock)
+        with pytest.raises(RuntimeError, match="a bug"):
+            source.key_set()
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=transport) as client:
+            source = JWKSEndpoint(
+                "https://idp.example.com/jwks", async_http_client=client, clock=clock
+            )
+            await source.key_set_async()
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        asyncio.run(main())
