@@ -15,6 +15,8 @@ token = verifier.verify(raw, scopes=("orders:read",))
 from __future__ import annotations
 
 from ._keys.base import KeySet, KeySource, VerificationKey
+from ._keys.discovery import OIDCDiscovery
+from ._keys.jwks import JWKSEndpoint
 from ._keys.static import HMACSecret, StaticKeys
 from ._revocation import RevocationCheck
 from ._token import AccessToken
@@ -61,6 +63,7 @@ __all__ = [
     "InvalidSignature",
     "InvalidToken",
     "InvalidTokenType",
+    "JWKSEndpoint",
     "KeySet",
     "KeySource",
     "KeySourceError",
@@ -68,6 +71,7 @@ __all__ = [
     "MalformedToken",
     "MissingClaim",
     "MissingToken",
+    "OIDCDiscovery",
     "RevocationCheck",
     "RevocationUnavailable",
     "StaticKeys",

@@ -38,7 +38,11 @@ class Algorithm:
     verify: Verify
 
 
-_HASHES: Final = {256: hashes.SHA256, 384: hashes.SHA384, 512: hashes.SHA512}
+_HASHES: Final[dict[int, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]]] = {
+    256: hashes.SHA256,
+    384: hashes.SHA384,
+    512: hashes.SHA512,
+}
 _HASHLIB: Final = {256: hashlib.sha256, 384: hashlib.sha384, 512: hashlib.sha512}
 # ECDSA: coordinate size in bytes for the raw R || S signature (RFC 7518 §3.4).
 _EC_SIZES: Final = {"P-256": 32, "P-384": 48, "P-521": 66}

@@ -186,7 +186,8 @@ class TokenVerifier:
                     answer = self._keys.refresh()
                 request = flow.send(answer)
         except StopIteration as done:
-            return done.value
+            token: AccessToken = done.value
+            return token
 
     async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
         """Return the verified token in `raw`, fetching keys without blocking the event loop.
@@ -206,7 +207,8 @@ class TokenVerifier:
                     answer = await self._keys.refresh_async()
                 request = flow.send(answer)
         except StopIteration as done:
-            return done.value
+            token: AccessToken = done.value
+            return token
 
     def _flow(self, raw: str | bytes, scopes: Collection[str]) -> _Flow:
         text = prepare(raw, self._max_token_bytes)
