@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -217,7 +218,7 @@ def test_unsupported_algorithms_are_refused(algorithm: str) -> None:
 
 
 @pytest.fixture
-def served(token_issuer: LocalIssuer) -> Any:
+def served(token_issuer: LocalIssuer) -> Iterator[tuple[LocalIssuer, str]]:
     """Yield (issuer, base URL) while the issuer serves, with one client registered."""
     token_issuer.add_client("billing", "s3cret", scopes=["orders:read", "orders:write"])
     with token_issuer.serve() as url:
@@ -403,3 +404,55 @@ def test_a_hmac_issuer_never_publishes_its_secret() -> None:
         assert jwks.status_code == 404
         assert "scope" not in answer.json()
         assert issuer.verifier().verify(raw).subject == "svc"
+
+
+def test_an_oversized_request_body_is_refused(served: tuple[LocalIssuer, str]) -> None:
+    issuer, url = served
+
+    response = token_request(url, content=b"x" * 70_000)
+
+    assert response.status_code == 413
+    assert issuer.requests["/token"] == 0
+
+
+# The served provider seen through the remote key sources
+
+
+def test_oidc_discovery_finds_the_served_keys(served: tuple[LocalIssuer, str]) -> None:
+    issuer, url = served
+    verifier = accesstoken.TokenVerifier(
+        keys=accesstoken.OIDCDiscovery(url), issuer=url, audience="api"
+    )
+
+    assert verifier.verify(issuer.issue("alice")).subject == "alice"
+    assert verifier.verify(issuer.issue("bob")).subject == "bob"
+    assert issuer.requests["/.well-known/openid-configuration"] == 1
+    assert issuer.requests["/jwks.json"] == 1
+
+
+def test_a_token_from_the_token_endpoint_verifies_through_discovery(
+    served: tuple[LocalIssuer, str],
+) -> None:
+    issuer, url = served
+    form = {"grant_type": "client_credentials", "scope": "orders:write"}
+    raw = token_request(url, data=form, auth=("billing", "s3cret")).json()["access_token"]
+
+    token = issuer.verifier(keys=accesstoken.OIDCDiscovery(url)).verify(raw)
+
+    assert token.scopes == {"orders:write"}
+
+
+def test_cached_keys_keep_serving_while_the_provider_is_down(
+    served: tuple[LocalIssuer, str],
+) -> None:
+    issuer, url = served
+    verifier = issuer.verifier(keys=accesstoken.JWKSEndpoint(f"{url}/jwks.json"))
+    verifier.verify(issuer.issue())
+
+    with issuer.outage():
+        assert verifier.verify(issuer.issue("bob")).subject == "bob"
+        with pytest.raises(accesstoken.KeySourceUnavailable):
+            issuer.verifier(keys=accesstoken.JWKSEndpoint(f"{url}/jwks.json")).verify(
+                issuer.issue()
+            )
+    assert issuer.requests["/jwks.json"] == 2
