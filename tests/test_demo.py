@@ -91,3 +91,19 @@ def test_keep_running_prints_a_working_curl_line_and_stops_on_ctrl_c() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_demo_needs_no_framework() -> None:
+    """README's first command runs on a machine with only the core's dependencies."""
+    blocked = ("fastapi", "flask", "starlette", "uvicorn", "werkzeug", "pytest")
+    code = (
+        "import sys\n"
+        f"sys.modules.update(dict.fromkeys({blocked!r}))\n"
+        "from accesstoken._cli import main\n"
+        "sys.exit(main(['demo']))\n"
+    )
+    result = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "10/10 steps behaved as expected" in result.stdout
