@@ -1,0 +1,419 @@
+"""Denylists for JWT access tokens: `MemoryDenylist` for one process, `RedisDenylist` for many.
+
+```python
+from accesstoken import TokenVerifier
+from accesstoken.revocation import MemoryDenylist
+
+deny = MemoryDenylist()
+verifier = TokenVerifier(keys, issuer=..., audience=..., revocation=deny)
+deny.revoke(verifier.verify(raw))        # this token: refused from now on (TokenRevoked)
+deny.revoke_subject("user-1")            # every token of user-1 issued until now
+```
+
+Both follow the rules of `_revocation.DenylistPolicy`: an entry lives as long as the
+tokens it names could still be accepted (their `exp` plus `grace`), and no longer. Redis
+is imported only by `RedisDenylist`, so this module works without the `redis` extra.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from ._revocation import Clock, DenylistPolicy, Entry, Instant, caught_by_rule
+from ._token import AccessToken
+from .errors import RevocationUnavailable
+
+if TYPE_CHECKING:
+    import redis
+    import redis.asyncio
+
+__all__ = ["MemoryDenylist", "RedisDenylist"]
+
+_log = logging.getLogger("accesstoken")
+
+_JTI: Final = "jti"
+_SUBJECT: Final = "sub"
+_UNREACHABLE: Final = "The revocation store could not be reached."
+
+
+class _Denylist:
+    """The public methods of both denylists; subclasses store and look up entries."""
+
+    def __init__(self, grace: float, max_token_lifetime: float, clock: Clock | None) -> None:
+        if clock is not None and not callable(clock):
+            raise TypeError("clock must be a callable returning epoch seconds")
+        self._policy = DenylistPolicy(grace, max_token_lifetime)
+        self._clock: Clock = clock if clock is not None else time.time
+
+    # -- what subclasses provide ----------------------------------------------------------
+
+    def _store(self, kind: str, entry: Entry, now: float) -> None:
+        raise NotImplementedError
+
+    async def _store_async(self, kind: str, entry: Entry, now: float) -> None:
+        raise NotImplementedError
+
+    # -- revoking ---------------------------------------------------------------------------
+
+    def revoke(self, token: AccessToken) -> None:
+        """Refuse `token` from now on, by its `jti`, until its `exp` plus `grace`.
+
+        A token that has already ended is not stored.
+
+        Raises:
+            ValueError: the token has no `jti`; only `revoke_subject()` can catch it.
+            RevocationUnavailable: the store could not be written.
+        """
+        now = self._clock()
+        self._put(_JTI, self._policy.token_entry(token, now), now)
+
+    def revoke_jti(self, jti: str, expires_at: Instant | None = None) -> None:
+        """Refuse the token whose `jti` is `jti`, until `expires_at` plus `grace`.
+
+        Args:
+            jti: the token id, as seen elsewhere (an RFC 7009 revocation request, an audit log).
+            expires_at: the token's expiry: a datetime (naive means UTC) or epoch seconds.
+                None: unknown, and the entry lives `max_token_lifetime + grace`.
+
+        Raises:
+            RevocationUnavailable: the store could not be written.
+        """
+        now = self._clock()
+        self._put(_JTI, self._policy.jti_entry(jti, expires_at, now), now)
+
+    def revoke_subject(self, subject: str, issued_before: Instant | None = None) -> None:
+        """Refuse every token of `subject` issued before `issued_before` (default: now).
+
+        Tokens of that `sub` without `iat` are refused too. The rule lives
+        `max_token_lifetime + grace` seconds after `issued_before`.
+
+        Raises:
+            RevocationUnavailable: the store could not be written.
+        """
+        now = self._clock()
+        self._put(_SUBJECT, self._policy.subject_entry(subject, issued_before, now), now)
+
+    async def revoke_async(self, token: AccessToken) -> None:
+        """Refuse `token` from now on, without blocking the event loop; see `revoke()`."""
+        now = self._clock()
+        await self._put_async(_JTI, self._policy.token_entry(token, now), now)
+
+    async def revoke_jti_async(self, jti: str, expires_at: Instant | None = None) -> None:
+        """Refuse the token id `jti`, without blocking the event loop; see `revoke_jti()`."""
+        now = self._clock()
+        await self._put_async(_JTI, self._policy.jti_entry(jti, expires_at, now), now)
+
+    async def revoke_subject_async(
+        self, subject: str, issued_before: Instant | None = None
+    ) -> None:
+        """Refuse the tokens of `subject`, not blocking the loop; see `revoke_subject()`."""
+        now = self._clock()
+        await self._put_async(
+            _SUBJECT, self._policy.subject_entry(subject, issued_before, now), now
+        )
+
+    def _put(self, kind: str, entry: Entry | None, now: float) -> None:
+        if entry is not None:  # revoking what has already ended stores nothing
+            self._store(kind, entry, now)
+
+    async def _put_async(self, kind: str, entry: Entry | None, now: float) -> None:
+        if entry is not None:
+            await self._store_async(kind, entry, now)
+
+
+class MemoryDenylist(_Denylist):
+    """A denylist in this process's memory: bounded, thread-safe and asyncio-safe.
+
+    Entries leave by themselves once the tokens they name have ended (plus `grace`). When
+    `max_entries` are held, the entries that end soonest are evicted first, never the one
+    just added. Each process has its own: use `RedisDenylist` to share one between replicas.
+
+    Args:
+        max_entries: the most entries held, `jti` entries and subject rules together.
+        grace: seconds an entry outlives its tokens' `exp`; at least any verifier's `leeway`.
+        max_token_lifetime: the longest life of a token of the issuer, in seconds.
+        clock: epoch seconds, for tests; defaults to `time.time`.
+
+    Raises:
+        TypeError, ValueError: an option of the wrong type or out of range.
+    """
+
+    def __init__(
+        self,
+        max_entries: int = 1_000_000,
+        grace: float = 60,
+        max_token_lifetime: float = 86_400,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(grace, max_token_lifetime, clock)
+        if isinstance(max_entries, bool) or not isinstance(max_entries, int):
+            raise TypeError("max_entries must be an int")
+        if max_entries <= 0:
+            raise ValueError("max_entries must be positive")
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+        # (kind, name) -> (until, issued_before, sequence). The heap orders the same entries
+        # by `until`; a heap item whose sequence is not the entry's is stale and skipped.
+        self._entries: dict[tuple[str, str], tuple[float, float, int]] = {}
+        self._heap: list[tuple[float, int, tuple[str, str]]] = []
+        self._sequence = 0
+
+    def __len__(self) -> int:
+        """Return the number of entries still in force."""
+        with self._lock:
+            self._purge(self._clock())
+            return len(self._entries)
+
+    def _store(self, kind: str, entry: Entry, now: float) -> None:
+        key = (kind, entry.name)
+        with self._lock:
+            until, issued_before = entry.until, entry.issued_before
+            held = self._entries.get(key)
+            if held is not None and held[0] > now:
+                # Revoked twice: keep the longer life and the later cutoff, so a second call
+                # can only widen what is refused.
+                until, issued_before = max(until, held[0]), max(issued_before, held[1])
+            self._sequence += 1
+            self._entries[key] = (until, issued_before, self._sequence)
+            heapq.heappush(self._heap, (until, self._sequence, key))
+            self._purge(now)
+            self._evict(keep=key)
+
+    async def _store_async(self, kind: str, entry: Entry, now: float) -> None:
+        self._store(kind, entry, now)  # no I/O: the lock is only ever held briefly
+
+    def _purge(self, now: float) -> None:
+        """Drop the entries that have ended; they sit at the top of the heap."""
+        heap, entries = self._heap, self._entries
+        while heap and (heap[0][0] <= now or self._stale(heap[0])):
+            _, sequence, key = heapq.heappop(heap)
+            held = entries.get(key)
+            if held is not None and held[2] == sequence:
+                del entries[key]
+        if len(heap) > 2 * len(entries) + 64:  # many stale items: rebuild
+            self._heap = [(until, seq, key) for key, (until, _, seq) in entries.items()]
+            heapq.heapify(self._heap)
+
+    def _stale(self, item: tuple[float, int, tuple[str, str]]) -> bool:
+        held = self._entries.get(item[2])
+        return held is None or held[2] != item[1]
+
+    def _evict(self, keep: tuple[str, str]) -> None:
+        """Evict the entries that end soonest until at most `max_entries` are held."""
+        kept: list[tuple[float, int, tuple[str, str]]] = []
+        while len(self._entries) > self._max_entries:
+            item = heapq.heappop(self._heap)
+            if self._stale(item):
+                continue
+            if item[2] == keep:
+                kept.append(item)
+                continue
+            del self._entries[item[2]]
+        for item in kept:
+            heapq.heappush(self._heap, item)
+
+    def is_revoked(self, token: AccessToken) -> bool:
+        """Return whether `token`'s `jti` is denied, or a rule for its subject catches it."""
+        now = self._clock()
+        jti, subject = token.jti, token.subject
+        with self._lock:
+            by_jti = self._entries.get((_JTI, jti)) if jti is not None else None
+            rule = self._entries.get((_SUBJECT, subject)) if subject is not None else None
+        if by_jti is not None and by_jti[0] > now:
+            return True
+        return rule is not None and rule[0] > now and caught_by_rule(token, rule[1])
+
+    async def is_revoked_async(self, token: AccessToken) -> bool:
+        """Return whether `token` is revoked; see `is_revoked()`."""
+        return self.is_revoked(token)
+
+    def __repr__(self) -> str:
+        return f"MemoryDenylist(max_entries={self._max_entries})"
+
+
+# Sets KEYS[1] to the larger of its value and ARGV[1], and its life to the longer of what is
+# left and ARGV[2] milliseconds, in one atomic step: revoking twice only widens the denial.
+_PUT_SCRIPT: Final = """
+local value = ARGV[1]
+local ttl = tonumber(ARGV[2])
+local current = redis.call('GET', KEYS[1])
+if current then
+  if tonumber(current) and tonumber(current) > tonumber(value) then value = current end
+  local left = redis.call('PTTL', KEYS[1])
+  if left > ttl then ttl = left end
+end
+redis.call('SET', KEYS[1], value, 'PX', ttl)
+return 1
+"""
+
+
+class RedisDenylist(_Denylist):
+    """A denylist in Redis, shared by every replica of a service (redis-py, sync and asyncio).
+
+    One key per `jti` (`{prefix}jti:{jti}`) and per subject rule (`{prefix}sub:{subject}`,
+    holding the rule's cutoff in epoch seconds), each with a TTL of what is left of the
+    tokens' life plus `grace`, rounded up to whole seconds: nothing lives forever and no key
+    is ever scanned. A check is one `MGET` of at most two keys: one round trip.
+
+    When Redis cannot be reached (connection refused, a timeout of the client's
+    `socket_timeout`, any `RedisError`), a check raises `RevocationUnavailable` (503), or,
+    with `fail_open=True`, logs a warning and lets the token through. Writes always raise.
+    redis-py reconnects by itself, so the same clients recover once Redis is back.
+
+    Args:
+        client: a `redis.Redis`, for `verify()` and the sync methods; None if only the async
+            path is used.
+        async_client: a `redis.asyncio.Redis`, for `verify_async()` and the `_async` methods.
+        prefix: the start of every key.
+        grace: seconds an entry outlives its tokens' `exp`; at least any verifier's `leeway`.
+        max_token_lifetime: the longest life of a token of the issuer, in seconds.
+        fail_open: accept tokens while Redis is unreachable, on purpose.
+        clock: epoch seconds, for tests; defaults to `time.time`.
+
+    Raises:
+        TypeError, ValueError: no client at all, or an option of the wrong type or range.
+        ImportError: redis-py is not installed (`pip install 'accesstoken[redis]'`).
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis | None = None,
+        *,
+        async_client: redis.asyncio.Redis | None = None,
+        prefix: str = "accesstoken:revoked:",
+        grace: float = 60,
+        max_token_lifetime: float = 86_400,
+        fail_open: bool = False,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(grace, max_token_lifetime, clock)
+        try:
+            from redis.exceptions import RedisError
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "RedisDenylist needs redis-py: pip install 'accesstoken[redis]'"
+            ) from exc
+        if client is None and async_client is None:
+            raise TypeError("RedisDenylist needs a redis.Redis client, an async_client, or both")
+        if not isinstance(prefix, str):
+            raise TypeError("prefix must be a string")
+        if not isinstance(fail_open, bool):
+            raise TypeError("fail_open must be a bool")
+        self._client = client
+        self._async_client = async_client
+        self._prefix = prefix
+        self._fail_open = fail_open
+        self._errors: type[Exception] = RedisError
+        self._script = client.register_script(_PUT_SCRIPT) if client is not None else None
+        self._async_script = (
+            async_client.register_script(_PUT_SCRIPT) if async_client is not None else None
+        )
+
+    @property
+    def prefix(self) -> str:
+        """The start of every key this denylist writes."""
+        return self._prefix
+
+    def _key(self, kind: str, name: str) -> str:
+        return f"{self._prefix}{kind}:{name}"
+
+    def _write(self, kind: str, entry: Entry, now: float) -> tuple[list[str], list[str]]:
+        """Return the script's keys and arguments: the value and a TTL rounded up to seconds."""
+        value = "0" if kind == _JTI else repr(entry.issued_before)
+        ttl_ms = math.ceil(entry.until - now) * 1000
+        return [self._key(kind, entry.name)], [value, str(ttl_ms)]
+
+    def _store(self, kind: str, entry: Entry, now: float) -> None:
+        if self._script is None:
+            raise TypeError("this RedisDenylist has no sync client; use the _async methods")
+        keys, args = self._write(kind, entry, now)
+        try:
+            self._script(keys=keys, args=args)
+        except self._errors as exc:
+            raise self._unavailable("write", exc) from exc
+
+    async def _store_async(self, kind: str, entry: Entry, now: float) -> None:
+        if self._async_script is None:
+            raise TypeError("this RedisDenylist has no async_client; use the sync methods")
+        keys, args = self._write(kind, entry, now)
+        try:
+            await self._async_script(keys=keys, args=args)
+        except self._errors as exc:
+            raise self._unavailable("write", exc) from exc
+
+    def _lookup(self, token: AccessToken) -> list[str]:
+        """Return the keys that could deny `token`: its `jti`, then its subject's rule."""
+        keys = []
+        if token.jti is not None:
+            keys.append(self._key(_JTI, token.jti))
+        if token.subject is not None:
+            keys.append(self._key(_SUBJECT, token.subject))
+        return keys
+
+    def _decide(self, token: AccessToken, values: Sequence[Any]) -> bool:
+        """Return whether the values read for `_lookup(token)` deny it."""
+        values = list(values)
+        if token.jti is not None and values.pop(0) is not None:
+            return True
+        if token.subject is None or values[0] is None:
+            return False
+        try:
+            cutoff = float(values[0])
+        except ValueError:  # not written by us: treat the subject as revoked, not as free
+            cutoff = math.inf
+        return caught_by_rule(token, cutoff)
+
+    def is_revoked(self, token: AccessToken) -> bool:
+        """Return whether `token` is denied, with one `MGET`.
+
+        Raises:
+            RevocationUnavailable: Redis could not be reached (unless `fail_open`).
+        """
+        if self._client is None:
+            raise TypeError("this RedisDenylist has no sync client; use verify_async()")
+        keys = self._lookup(token)
+        if not keys:
+            return False
+        try:
+            values = self._client.mget(keys)
+        except self._errors as exc:
+            return self._failed(exc)
+        return self._decide(token, values)
+
+    async def is_revoked_async(self, token: AccessToken) -> bool:
+        """Return whether `token` is denied, with one `MGET`, without blocking the loop.
+
+        Raises:
+            RevocationUnavailable: Redis could not be reached (unless `fail_open`).
+        """
+        if self._async_client is None:
+            raise TypeError("this RedisDenylist has no async_client; use verify()")
+        keys = self._lookup(token)
+        if not keys:
+            return False
+        try:
+            values = await self._async_client.mget(keys)
+        except self._errors as exc:
+            return self._failed(exc)
+        return self._decide(token, values)
+
+    def _failed(self, exc: Exception) -> bool:
+        """Return False when failing open on purpose; else raise `RevocationUnavailable`."""
+        if self._fail_open:
+            _log.warning("revocation store unreachable (%s); token accepted", type(exc).__name__)
+            return False
+        raise self._unavailable("check", exc) from exc
+
+    def _unavailable(self, action: str, exc: Exception) -> RevocationUnavailable:
+        _log.warning("revocation store %s failed: %s", action, type(exc).__name__)
+        return RevocationUnavailable(_UNREACHABLE)
+
+    def __repr__(self) -> str:
+        return f"RedisDenylist(prefix={self._prefix!r}, fail_open={self._fail_open})"
