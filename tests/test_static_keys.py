@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from accesstoken import HMACSecret, StaticKeys, TokenVerifier
+from accesstoken import HMACSecret, StaticKeys, TokenVerifier, UnknownKey
 from tests.conftest import AUDIENCE, ISSUER, NOW, Verify, mint, public_jwks, signing_key
 
 
@@ -87,7 +87,6 @@ def test_jwks_as_text_and_from_files(tmp_path: Path, verify: Verify) -> None:
         '{"keys": {}}',
         '{"keys": [{"kty": "RSA", "n": "AQAB"}]}',
         '{"keys": [{"kty": "XYZ"}]}',
-        '{"keys": [{"kty": "oct", "k": "c2hvcnQ"}]}',
         '{"keys": [{"kty": "RSA", "e": "AQAB", "n": "x", "kid": 5}]}',
     ],
 )
@@ -96,10 +95,20 @@ def test_bad_jwks(jwks: str) -> None:
         StaticKeys.from_jwks(jwks)
 
 
-def test_a_set_of_only_encryption_keys_is_refused() -> None:
-    key = {**public_jwks("RS256")["keys"][0], "use": "enc"}
-    with pytest.raises(ValueError, match="no key usable"):
-        StaticKeys.from_jwks({"keys": [key]})
+@pytest.mark.parametrize(
+    "jwks",
+    [{"keys": []}, {"keys": [{**public_jwks("RS256")["keys"][0], "use": "enc"}]}],
+)
+def test_a_set_without_usable_keys_refuses_every_token(
+    jwks: dict[str, object], verify: Verify
+) -> None:
+    with pytest.raises(UnknownKey):
+        verify(verifier(StaticKeys.from_jwks(jwks)), mint("RS256"))
+
+
+def test_a_short_secret_in_a_jwks_is_refused() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        StaticKeys.from_jwks('{"keys": [{"kty": "oct", "k": "c2hvcnQ"}]}')
 
 
 @pytest.mark.parametrize("length", [0, 16, 31])

@@ -29,8 +29,14 @@ class StaticKeys(KeySource):
     __slots__ = ("_key_set",)
 
     def __init__(self, keys: KeySet) -> None:
-        if not any(key.algorithms for key in keys.keys):
-            raise ValueError("the key set holds no key usable for verifying signatures")
+        # An HMAC secret too short for any algorithm is a configuration mistake (RFC 7518
+        # §3.2), refused here like HMACSecret's. A set with no usable key at all, such as
+        # {"keys": []}, is allowed: every token then fails as UnknownKey.
+        for key in keys.keys:
+            if key.kty == "oct" and not key.algorithms:
+                raise ValueError(
+                    f"an HMAC secret must be at least {_MIN_SECRET_BYTES} bytes (RFC 7518 §3.2)"
+                )
         self._key_set = keys
 
     def key_set(self) -> KeySet:
@@ -59,10 +65,10 @@ class StaticKeys(KeySource):
 
         Keys meant for something else (`use` other than "sig", `key_ops` without "verify")
         are kept out of key selection. Symmetric (`oct`) keys are allowed here, as the set is
-        the application's own.
+        the application's own. An empty set is allowed: tokens then fail as `UnknownKey`.
 
         Raises:
-            ValueError: malformed JSON or JWK, or no key usable for verification.
+            ValueError: malformed JSON or JWK, or an HMAC secret shorter than 32 bytes.
         """
         if isinstance(jwks, str | bytes):
             jwks = _parse_json(jwks)
