@@ -16,6 +16,7 @@ from joserfc.jws import JWSRegistry
 
 from accesstoken import (
     DisallowedAlgorithm,
+    HMACSecret,
     InvalidAudience,
     InvalidClaim,
     InvalidSignature,
@@ -26,6 +27,7 @@ from accesstoken import (
     StaticKeys,
     TokenVerifier,
     UnknownKey,
+    VerificationKey,
 )
 from tests.conftest import (
     AUDIENCE,
@@ -325,8 +327,6 @@ SECRET = b"k" * 32
 
 
 def hs_verifier(**options: Any) -> TokenVerifier:
-    from accesstoken import HMACSecret
-
     options.setdefault("clock", lambda: NOW)
     return TokenVerifier(HMACSecret(SECRET), issuer=ISSUER, audience=AUDIENCE, **options)
 
@@ -455,3 +455,17 @@ def test_every_refusal_is_an_invalid_token(verify: Verify) -> None:
     for raw in ["", ".", "..", "a.b.c", mint()[:-1], JWSRegistry.algorithms["none"].name]:
         with pytest.raises(InvalidToken):
             verify(make_verifier(), raw)
+
+
+def test_forged_kids_against_a_kidless_key_are_not_remembered(verify: Verify) -> None:
+    # A key without kid serves tokens whatever kid they carry; the memo of key choices must
+    # not grow with every made-up kid (memory exhaustion).
+    secret = b"q" * 32
+    key_set = KeySet([VerificationKey.from_public_key(secret)])
+    for n in range(500):
+        assert key_set.select(f"made-up-{n}", "HS256") is key_set.keys[0]
+    assert len(key_set._chosen) == 0
+    verifier = TokenVerifier(
+        HMACSecret(secret), issuer=ISSUER, audience=AUDIENCE, clock=lambda: NOW
+    )
+    verify(verifier, sign_hs256(secret, {"alg": "HS256", "kid": "anything"}, claims()))

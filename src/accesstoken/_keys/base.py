@@ -153,8 +153,8 @@ class KeySet:
                 by_kid.setdefault(key.kid, []).append(key)
         self._by_kid = {kid: tuple(keys) for kid, keys in by_kid.items()}
         self._kidless = tuple(key for key in self.keys if key.kid is None)
-        # Only successful choices are remembered: kid values come from tokens, and a memo of
-        # misses would grow with every forged kid.
+        # Only choices by a kid of the set (or by no kid) are remembered: kid values come
+        # from tokens, and a memo of anything else would grow with every forged kid.
         self._chosen: dict[tuple[str | None, str], VerificationKey] = {}
 
     def select(self, kid: str | None, alg: str) -> VerificationKey | None:
@@ -170,14 +170,14 @@ class KeySet:
         if kid is not None:
             for key in self._by_kid.get(kid, ()):
                 if alg in key.algorithms:
-                    chosen = key
-                    break
-            else:
-                chosen = _only([k for k in self._kidless if alg in k.algorithms])
-        else:
-            chosen = _only([k for k in self.keys if alg in k.algorithms])
+                    self._chosen[(kid, alg)] = key
+                    return key
+            # Not remembered: this kid is not in the set, and a memo keyed by kids that
+            # tokens make up would grow without bound.
+            return _only([k for k in self._kidless if alg in k.algorithms])
+        chosen = _only([k for k in self.keys if alg in k.algorithms])
         if chosen is not None:
-            self._chosen[(kid, alg)] = chosen
+            self._chosen[(None, alg)] = chosen
         return chosen
 
     @property
