@@ -1,0 +1,60 @@
+"""What every benchmark script shares: the machine description and small statistics helpers."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from importlib import metadata
+
+LIBRARIES = ("accesstoken", "cryptography", "PyJWT", "joserfc", "Authlib", "uvicorn", "httpx")
+
+
+def cpu_model() -> str:
+    """Return the CPU model name from /proc/cpuinfo, or the platform's processor string."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine() -> dict[str, object]:
+    """Return what a reader needs to compare figures: CPU, cores, OS, Python, versions."""
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "libraries": versions,
+    }
+
+
+def describe_machine() -> str:
+    """Return the machine description as one line for a report header."""
+    info = machine()
+    libraries = ", ".join(f"{name} {version}" for name, version in info["libraries"].items())  # type: ignore[attr-defined]
+    return f"{info['cpu']}, {info['cores']} cores, {info['os']}, {info['python']}\n{libraries}"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Return the `fraction` quantile of `values` (nearest rank), 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+def median(values: list[float]) -> float:
+    """Return the median of `values`, 0.0 for no values."""
+    return statistics.median(values) if values else 0.0
