@@ -14,11 +14,14 @@ token = verifier.verify(raw, scopes=("orders:read",))
 
 from __future__ import annotations
 
+from ._bearer import Verifier
+from ._introspection import IntrospectionVerifier
 from ._keys.base import KeySet, KeySource, VerificationKey
 from ._keys.discovery import OIDCDiscovery
 from ._keys.jwks import JWKSEndpoint
 from ._keys.static import HMACSecret, StaticKeys
 from ._revocation import RevocationCheck
+from ._router import TokenRouter
 from ._token import AccessToken
 from ._verifier import TokenVerifier
 from .errors import (
@@ -56,6 +59,7 @@ __all__ = [
     "Forbidden",
     "HMACSecret",
     "InsufficientScope",
+    "IntrospectionVerifier",
     "InvalidAudience",
     "InvalidClaim",
     "InvalidIssuer",
@@ -80,9 +84,11 @@ __all__ = [
     "TokenInactive",
     "TokenNotYetValid",
     "TokenRevoked",
+    "TokenRouter",
     "TokenVerifier",
     "UnknownKey",
     "VerificationKey",
+    "Verifier",
 ]
 
 for _name in __all__:

@@ -32,7 +32,7 @@ from .._keys.static import HMACSecret, StaticKeys
 from ._server import App, Request, Response, route, serve_in_thread
 
 if TYPE_CHECKING:
-    from .. import TokenVerifier
+    from .. import IntrospectionVerifier, TokenVerifier
 
 __all__ = ["LocalIssuer"]
 
@@ -95,13 +95,20 @@ class _Client:
     scopes: frozenset[str]
 
 
+@dataclass
+class _OpaqueToken:
+    claims: dict[str, Any]
+    active: bool = True
+
+
 class LocalIssuer:
     """An OAuth 2.0 issuer for tests: signs access tokens and, on demand, serves them over HTTP.
 
     It holds a fresh key pair (or HMAC secret) with a random `kid`. Tokens come from
     `issue()`; a verifier that accepts them from `verifier()`; `serve()` publishes
-    discovery metadata, the JWK Set and a client-credentials token endpoint on a real
-    HTTP server on 127.0.0.1.
+    discovery metadata, the JWK Set, a client-credentials token endpoint and an RFC 7662
+    introspection endpoint on a real HTTP server on 127.0.0.1. Opaque tokens come from
+    `issue_opaque()` and are verified through that endpoint (`introspection_verifier()`).
 
     Example:
         ```python
@@ -147,6 +154,7 @@ class LocalIssuer:
         self.token_lifetime = 300
         self._keys: tuple[_SigningKey, ...] = (_SigningKey.generate(algorithm),)
         self._clients: dict[str, _Client] = {}
+        self._opaque: dict[str, _OpaqueToken] = {}
         self._lock = threading.Lock()
         self._base_url: str | None = None
 
@@ -300,6 +308,97 @@ class LocalIssuer:
         """
         self._clients[client_id] = _Client(secret, frozenset(scopes))
 
+    def issue_opaque(
+        self,
+        subject: str | None = "user",
+        scopes: str | Iterable[str] = (),
+        expires_in: int = 300,
+        **claims: Any,
+    ) -> str:
+        """Return an opaque access token that only the introspection endpoint can read.
+
+        The token is random; what it stands for is kept here and told by `serve()`'s
+        introspection endpoint (RFC 7662 §2.2): the same claims `issue()` would sign, with
+        `iss` read when the endpoint answers (so it is the server's URL while serving),
+        plus `token_type` "Bearer". Once `exp` has passed, the endpoint calls it inactive.
+
+        Args:
+            subject: The `sub` claim; None leaves it out.
+            scopes: The scopes, joined with spaces into `scope`; a string is taken as is.
+            expires_in: Seconds until `exp`; negative gives a token already inactive.
+            **claims: Claims to add, replace or, given as None, remove (`client_id="app"`).
+        """
+        now = int(time.time())
+        scope = scopes if isinstance(scopes, str) else " ".join(scopes)
+        audience = self.audience
+        details = {
+            "aud": audience if isinstance(audience, str) or audience is None else list(audience),
+            "sub": subject,
+            "iat": now,
+            "exp": now + expires_in,
+            "jti": secrets.token_urlsafe(16),
+            "scope": scope or None,
+            "token_type": "Bearer",
+            **claims,
+        }
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._opaque[token] = _OpaqueToken(details)
+        return token
+
+    def revoke_opaque(self, token: str) -> None:
+        """Make an opaque token inactive, as an RFC 7009 revocation request would.
+
+        Raises:
+            KeyError: `token` was not issued by `issue_opaque()`.
+        """
+        with self._lock:
+            self._opaque[token].active = False
+
+    def introspect(self, token: str) -> dict[str, Any]:
+        """Return what the introspection endpoint answers about `token` (RFC 7662 §2.2).
+
+        `{"active": true, ...claims}` for an opaque token of this issuer that is neither
+        expired nor revoked; `{"active": false}` for anything else.
+        """
+        with self._lock:
+            opaque = self._opaque.get(token)
+        if opaque is None or not opaque.active:
+            return {"active": False}
+        exp = opaque.claims.get("exp")
+        if isinstance(exp, int | float) and exp <= time.time():
+            return {"active": False}
+        claims = _without_none({"iss": self.issuer, **opaque.claims})
+        return {"active": True, **claims}
+
+    def introspection_verifier(
+        self, client_id: str, client_secret: str, **options: Any
+    ) -> IntrospectionVerifier:
+        """Return an `IntrospectionVerifier` for this issuer's served introspection endpoint.
+
+        Call it while `serve()` runs, for a client registered with `add_client()`.
+
+        Args:
+            client_id: The client the verifier authenticates as.
+            client_secret: Its secret (client_secret_basic).
+            **options: `IntrospectionVerifier` keywords; they override `issuer` and
+                `audience` (default: this issuer's).
+
+        Raises:
+            RuntimeError: the issuer is not serving.
+        """
+        from .. import IntrospectionVerifier
+
+        if self._base_url is None:
+            raise RuntimeError("introspection_verifier() needs a running serve()")
+        arguments = {"issuer": self.issuer, "audience": self.audience, **options}
+        return IntrospectionVerifier(
+            f"{self._base_url}/introspect",
+            client_id=client_id,
+            client_secret=client_secret,
+            **arguments,
+        )
+
     @contextmanager
     def outage(self) -> Iterator[None]:
         """Make the server answer 503 to every request while the context lasts."""
@@ -319,7 +418,9 @@ class LocalIssuer:
           (RFC 8414): `issuer`, `jwks_uri`, `token_endpoint` and what the endpoint supports;
         - `/jwks.json`: `jwks`, live, so `rotate()` shows at once;
         - `POST /token`: the client-credentials grant for clients of `add_client()`,
-          authenticated by HTTP Basic or form parameters (RFC 6749 §2.3.1).
+          authenticated by HTTP Basic or form parameters (RFC 6749 §2.3.1);
+        - `POST /introspect`: RFC 7662 introspection of `issue_opaque()` tokens (see
+          `introspect()`), for clients of `add_client()` authenticated the same way.
 
         An HS* issuer never publishes its secret: its metadata has no `jwks_uri` and
         `/jwks.json` answers 404; verify its tokens with `key_source()`.
@@ -352,6 +453,7 @@ class LocalIssuer:
             ("GET", "/.well-known/openid-configuration"): self._metadata,
             ("GET", "/.well-known/oauth-authorization-server"): self._metadata,
             ("POST", "/token"): self._token_endpoint,
+            ("POST", "/introspect"): self._introspection_endpoint,
         }
         if not self.is_symmetric:
             routes["GET", "/jwks.json"] = lambda _: Response.json(self.jwks)
@@ -373,6 +475,11 @@ class LocalIssuer:
             "token_endpoint": f"{base}/token",
             "grant_types_supported": ["client_credentials"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "introspection_endpoint": f"{base}/introspect",
+            "introspection_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
             "scopes_supported": sorted({s for c in self._clients.values() for s in c.scopes}),
         }
         if not self.is_symmetric:
@@ -403,6 +510,20 @@ class LocalIssuer:
         if scopes:
             answer["scope"] = " ".join(scopes)
         return Response.json(answer, headers=_NO_STORE)
+
+    def _introspection_endpoint(self, request: Request) -> Response:
+        """Answer an introspection request (RFC 7662 §2.1) from an authenticated client."""
+        form = request.form()
+        if any(len(values) > 1 for values in form.values()):
+            return _oauth_error(400, "invalid_request", "a parameter was sent more than once")
+        params = {name: values[0] for name, values in form.items()}
+        client_id = self._authenticate(request.headers.get("Authorization"), params)
+        if isinstance(client_id, Response):
+            return client_id
+        token = params.get("token")
+        if token is None:
+            return _oauth_error(400, "invalid_request", "token is missing")
+        return Response.json(self.introspect(token), headers=_NO_STORE)
 
     def _authenticate(self, authorization: str | None, params: Mapping[str, str]) -> str | Response:
         """Return the id of the authenticated client, or the error response (RFC 6749 §2.3.1)."""
