@@ -17,6 +17,8 @@ from accesstoken._cli import main
 EXPECTED = {
     "client credentials grant at the IdP": "200",
     "valid token, forwarded to the service": "200",
+    "opaque token, checked by introspection": "200",
+    "token of step 2, revoked mid-tour": "401",
     "no token": "401",
     "expired token": "401",
     "tampered token (payload changed)": "401",
@@ -45,7 +47,7 @@ def test_demo_plays_every_step_and_frees_its_ports(capsys: pytest.CaptureFixture
     table = rows(output)
     assert {title: got for title, (_, got, _) in table.items()} == EXPECTED
     assert all(result == "ok" for _, _, result in table.values())
-    assert "10/10 steps behaved as expected" in output
+    assert "12/12 steps behaved as expected" in output
     urls = re.findall(r"http://127\.0\.0\.1:\d+", output)
     assert len(set(urls)) == 3
     for url in set(urls):
@@ -106,4 +108,4 @@ def test_demo_needs_no_framework() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "10/10 steps behaved as expected" in result.stdout
+    assert "12/12 steps behaved as expected" in result.stdout

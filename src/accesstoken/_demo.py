@@ -2,14 +2,16 @@
 
 Three servers start, each on a free port of 127.0.0.1:
 
-- an identity provider (the testing kit's `LocalIssuer`): discovery, JWK Set and a
-  client-credentials token endpoint;
+- an identity provider (the testing kit's `LocalIssuer`): discovery, JWK Set, a
+  client-credentials token endpoint and RFC 7662 introspection for opaque tokens;
 - an API gateway: `AccessTokenMiddleware` in front of a small proxy that forwards the
   caller's token to the service with `ForwardToken`;
 - an orders service: `AccessTokenMiddleware` again, demanding the `orders:read` scope.
 
 Both check tokens themselves, with keys found by `OIDCDiscovery`: the gateway keeps junk
-out, the service decides what the caller may do. A scripted tour then sends requests and
+out, the service decides what the caller may do. A `TokenRouter` sends JWTs to that check
+and opaque tokens to introspection; the gateway also asks a `MemoryDenylist`, so a JWT
+revoked mid-tour is refused there. A scripted tour then sends requests and
 prints a table of what came back. Everything stops at the end and the ports are freed.
 
 Only the core's dependencies are needed: the servers are the standard library's, and the
@@ -31,10 +33,13 @@ from urllib.parse import unquote
 
 import httpx
 
+from ._introspection import IntrospectionVerifier
 from ._keys.discovery import OIDCDiscovery
+from ._router import TokenRouter
 from ._verifier import TokenVerifier
 from .asgi import AccessTokenMiddleware, ASGIApp, Message, Receive, Scope, Send
 from .forwarding import ForwardToken
+from .revocation import MemoryDenylist
 from .testing import LocalIssuer
 from .testing._server import App, Request, Response, serve_in_thread
 
@@ -46,6 +51,9 @@ AUDIENCE: Final = "orders-api"
 SCOPE: Final = "orders:read"
 CLIENT_ID: Final = "reporting-job"
 CLIENT_SECRET: Final = "demo-secret"  # noqa: S105 - a throwaway client of a throwaway issuer
+# The client the gateway and the service introspect opaque tokens as.
+RESOURCE_ID: Final = "orders-resource-server"
+RESOURCE_SECRET: Final = "demo-introspection-secret"  # noqa: S105 - throwaway, as above
 # Key sets go stale after a second, so the outage step really runs on stale keys.
 CACHE_TTL: Final = 1.0
 
@@ -192,6 +200,7 @@ class _Demo:
     gateway_url: str
     orders_url: str
     http: httpx.Client
+    denylist: MemoryDenylist
 
     def call(self, path: str, token: str | None = None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -206,6 +215,9 @@ class _Demo:
 
     def jwks_fetches(self) -> int:
         return self.issuer.requests["/jwks.json"]
+
+    def introspections(self) -> int:
+        return self.issuer.requests["/introspect"]
 
 
 def _describe(response: httpx.Response) -> str:
@@ -254,6 +266,17 @@ def _tour(demo: _Demo) -> list[Step]:
     granted = step("client credentials grant at the IdP", 200, demo.client_credentials)
     token = granted.json().get("access_token") if granted and granted.status_code == 200 else None
     step("valid token, forwarded to the service", 200, lambda: demo.call("/orders", token))
+    opaque = issuer.issue_opaque(CLIENT_ID, [SCOPE])
+    asked = demo.introspections()
+    title = "opaque token, checked by introspection"
+    if step(title, 200, lambda: demo.call("/orders", opaque)) is not None:
+        steps[-1].extra_ok = demo.introspections() > asked
+        note = "IdP asked" if steps[-1].extra_ok else "the IdP was NOT asked"
+        steps[-1].detail = f"{note}; {steps[-1].detail}"
+    if token:  # the gateway's denylist learns of it, as from a logout or an RFC 7009 call
+        demo.denylist.revoke(issuer.verifier().verify(token))
+    title = "token of step 2, revoked mid-tour"
+    step(title, 401, lambda: demo.call("/orders", token))
     step("no token", 401, lambda: demo.call("/orders"))
     expired = issuer.issue(CLIENT_ID, [SCOPE], expires_in=-600)
     step("expired token", 401, lambda: demo.call("/orders", expired))
@@ -331,11 +354,23 @@ def _collected_logs() -> Iterator[list[str]]:
 # --- running it ------------------------------------------------------------------------
 
 
-def _verifier(issuer_url: str, client: httpx.AsyncClient) -> TokenVerifier:
+def _verifier(
+    issuer_url: str, client: httpx.AsyncClient, revocation: MemoryDenylist | None = None
+) -> TokenRouter:
+    """Return the check of one server: JWTs with discovered keys, opaque tokens introspected."""
     keys = OIDCDiscovery(
         issuer_url, async_http_client=client, cache_ttl=CACHE_TTL, min_refresh_interval=0
     )
-    return TokenVerifier(keys, issuer=issuer_url, audience=AUDIENCE)
+    jwt = TokenVerifier(keys, issuer=issuer_url, audience=AUDIENCE, revocation=revocation)
+    opaque = IntrospectionVerifier.from_discovery(
+        issuer_url,
+        audience=AUDIENCE,
+        client_id=RESOURCE_ID,
+        client_secret=RESOURCE_SECRET,
+        async_http_client=client,
+        min_refresh_interval=0,
+    )
+    return TokenRouter(jwt=jwt, opaque=opaque)
 
 
 def run_demo(out: TextIO, *, keep_running: bool = False) -> int:
@@ -351,6 +386,8 @@ def run_demo(out: TextIO, *, keep_running: bool = False) -> int:
     """
     issuer = LocalIssuer(audience=AUDIENCE)
     issuer.add_client(CLIENT_ID, CLIENT_SECRET, scopes=(SCOPE,))
+    issuer.add_client(RESOURCE_ID, RESOURCE_SECRET)
+    denylist = MemoryDenylist()
     issuer.token_lifetime = 3600 if keep_running else 300
     print("Starting an identity provider, a gateway and an orders service on 127.0.0.1", file=out)
     with _EventLoop().running() as loop, ExitStack() as stack:
@@ -365,11 +402,13 @@ def run_demo(out: TextIO, *, keep_running: bool = False) -> int:
         to_orders = httpx.AsyncClient(base_url=orders_url, timeout=5)
         stack.callback(loop.run, to_orders.aclose())
         gateway = AccessTokenMiddleware(
-            _gateway(to_orders), _verifier(idp_url, key_clients[1]), exclude=("/health",)
+            _gateway(to_orders),
+            _verifier(idp_url, key_clients[1], revocation=denylist),
+            exclude=("/health",),
         )
         gateway_url = stack.enter_context(serve_in_thread(_asgi_app(gateway, loop)))
         http = stack.enter_context(httpx.Client(timeout=10))
-        demo = _Demo(issuer, idp_url, gateway_url, orders_url, http)
+        demo = _Demo(issuer, idp_url, gateway_url, orders_url, http, denylist)
 
         print(f"  identity provider  {idp_url}", file=out)
         print(f"  gateway            {gateway_url}   (checks every token)", file=out)
