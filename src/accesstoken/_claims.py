@@ -35,6 +35,10 @@ __all__ = [
 # The largest instant a `datetime` can hold (9999-12-31T23:59:59Z). A date beyond it cannot
 # be represented to the application, so it is refused rather than silently clamped.
 MAX_TIMESTAMP: Final = 253_402_300_799
+# Told apart from a claim whose value is JSON null, which is present and not a date.
+_ABSENT: Final = object()
+# Empty items of a space-separated list ("a  b", " a"): not scopes.
+_NO_ITEM: Final = frozenset(("",))
 
 
 def is_numeric_date(value: object) -> TypeGuard[int | float]:
@@ -63,18 +67,25 @@ def check_times(claims: Mapping[str, Any], now: float, leeway: float) -> None:
     The token is expired once `now` reaches `exp + leeway`; not yet valid while `now + leeway`
     is before `nbf`; and an `iat` later than `now + leeway` is refused like an early `nbf`.
     """
-    for name in ("exp", "nbf", "iat"):
-        if name in claims and not is_numeric_date(claims[name]):
-            raise InvalidClaim(f'The access token\'s "{name}" claim is not a valid date.')
-    exp = claims.get("exp")
+    exp = _date(claims, "exp")
+    nbf = _date(claims, "nbf")
+    iat = _date(claims, "iat")
     if exp is not None and now >= exp + leeway:
         raise TokenExpired()
-    nbf = claims.get("nbf")
     if nbf is not None and now + leeway < nbf:
         raise TokenNotYetValid()
-    iat = claims.get("iat")
     if iat is not None and now + leeway < iat:
         raise TokenNotYetValid("The access token was issued in the future.")
+
+
+def _date(claims: Mapping[str, Any], name: str) -> int | float | None:
+    """Return the NumericDate claim `name`, None when absent; a present `null` is invalid."""
+    value = claims.get(name, _ABSENT)
+    if value is _ABSENT:
+        return None
+    if not is_numeric_date(value):
+        raise InvalidClaim(f'The access token\'s "{name}" claim is not a valid date.')
+    return value
 
 
 def check_issuer(claims: Mapping[str, Any], issuers: frozenset[str] | None) -> str | None:
@@ -132,7 +143,8 @@ def check_type(header: Mapping[str, Any], expected: str | None) -> None:
 def _strings(value: object, name: str) -> frozenset[str]:
     """Return a space-separated string or a list of strings as a set of its items."""
     if isinstance(value, str):
-        return frozenset(item for item in value.split(" ") if item)
+        items = frozenset(value.split(" "))
+        return items - _NO_ITEM if "" in items else items
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return frozenset(value)
     raise InvalidClaim(f'The access token\'s "{name}" claim must be a string or a list of strings.')

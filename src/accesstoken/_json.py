@@ -10,7 +10,8 @@ convert is simply "not JSON".
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, Final, NoReturn
 
 __all__ = ["loads_strict"]
 
@@ -31,6 +32,11 @@ def _constant(name: str) -> NoReturn:
 
 
 _decoder = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_constant)
+# The C scanner behind `_decoder.decode()`: called directly for input that starts with a
+# value and ends with it (what every issuer sends), it skips decode()'s two whitespace
+# regular expressions and its Python frames. Anything else goes through decode().
+# (typeshed does not declare the attribute that JSONDecoder.__init__ sets.)
+_scan_once: Final[Callable[[str, int], tuple[Any, int]]] = _decoder.scan_once  # type: ignore[attr-defined]
 
 
 def loads_strict(data: bytes) -> dict[str, Any] | None:
@@ -42,7 +48,12 @@ def loads_strict(data: bytes) -> dict[str, Any] | None:
     """
     try:
         text = data.decode("utf-8")
-        value = _decoder.decode(text)
+        try:
+            value, end = _scan_once(text, 0)
+        except StopIteration:  # no value at offset 0 (leading whitespace, or not JSON)
+            end = -1
+        if end != len(text):
+            value = _decoder.decode(text)  # the same parser, with whitespace allowed around
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None
     return value if isinstance(value, dict) else None

@@ -158,7 +158,7 @@ class TokenVerifier:
         self._max_token_bytes = max_token_bytes
         self._clock: Clock = clock if clock is not None else time.time
         self._revocation = revocation
-        self._headers: dict[str, Header] = {}
+        self._headers: dict[bytes, Header] = {}
         self._cache: TLRUCache[str, AccessToken] | None = None
         self._cache_lock = threading.Lock()
         if cache_size:
@@ -178,10 +178,10 @@ class TokenVerifier:
             request = next(flow)
             while True:
                 answer: _Answer
-                if isinstance(request, _CheckRevoked):
-                    answer = request.check.is_revoked(request.token)
-                elif request is NEED_KEYS:
+                if request is NEED_KEYS:
                     answer = self._keys.key_set()
+                elif isinstance(request, _CheckRevoked):
+                    answer = request.check.is_revoked(request.token)
                 else:
                     answer = self._keys.refresh()
                 request = flow.send(answer)
@@ -199,10 +199,10 @@ class TokenVerifier:
             request = next(flow)
             while True:
                 answer: _Answer
-                if isinstance(request, _CheckRevoked):
-                    answer = await request.check.is_revoked_async(request.token)
-                elif request is NEED_KEYS:
+                if request is NEED_KEYS:
                     answer = await self._keys.key_set_async()
+                elif isinstance(request, _CheckRevoked):
+                    answer = await request.check.is_revoked_async(request.token)
                 else:
                     answer = await self._keys.refresh_async()
                 request = flow.send(answer)
@@ -212,9 +212,9 @@ class TokenVerifier:
 
     def _flow(self, raw: str | bytes, scopes: Collection[str]) -> _Flow:
         text = prepare(raw, self._max_token_bytes)
-        demanded = self._demanded_scopes(scopes)
+        demanded = self._demanded_scopes(scopes) if scopes else self._required_scopes
         now = self._clock()
-        token = self._cached(text, now)
+        token = self._cached(text, now) if self._cache is not None else None
         if token is None:
             unverified = split(text)
             header = self._header(unverified.header_segment)
@@ -226,11 +226,11 @@ class TokenVerifier:
             token = self._check(unverified, header, key, now)
         if self._revocation is not None and (yield _CheckRevoked(self._revocation, token)):
             raise TokenRevoked()
-        if not token.scopes.issuperset(demanded):
+        if demanded and not token.scopes.issuperset(demanded):
             raise InsufficientScope(demanded)
         return token
 
-    def _header(self, segment: str) -> Header:
+    def _header(self, segment: bytes) -> Header:
         header = self._headers.get(segment)
         if header is None:
             header = parse_header(segment, self._algorithms)
