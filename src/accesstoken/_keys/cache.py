@@ -129,6 +129,11 @@ class CachedDocument(Generic[T]):
             self._value = None  # past max_stale: a key set this old must not verify anything
         return self._value
 
+    @property
+    def fresh_until(self) -> float:
+        """When the document held stops being fresh (-inf while none has been fetched)."""
+        return self._fresh_until
+
     def is_fresh(self, now: float) -> bool:
         """Return whether the document is held and within its freshness lifetime."""
         return self.current(now) is not None and now < self._fresh_until

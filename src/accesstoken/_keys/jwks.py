@@ -111,6 +111,9 @@ class RemoteDocument(Generic[T]):
         self._clock = clock
         self._lock = threading.Lock()
         self._cache: CachedDocument[T] = CachedDocument(policy)
+        # The document and when it stops being fresh, replaced whole (under the lock) by every
+        # response the cache accepts: a warm read, once per token, then needs no lock.
+        self._fresh: tuple[T, float] | None = None
         self._flight: _Flight | None = None
         self._failure: KeySourceUnavailable | None = None  # why the last fetch failed
         self._tasks: set[asyncio.Task[None]] = set()  # asyncio keeps only weak references
@@ -156,8 +159,8 @@ class RemoteDocument(Generic[T]):
         if result is None:
             self._cache.failed(flight.sequence, now)
             self._failure = failure or KeySourceUnavailable(_TIMED_OUT)
-        else:
-            self._cache.succeeded(flight.sequence, result[0], result[1], now)
+        elif self._cache.succeeded(flight.sequence, result[0], result[1], now):
+            self._fresh = (result[0], self._cache.fresh_until)
         if self._flight is flight:
             self._flight = None
         if not flight.done.done():
@@ -171,6 +174,17 @@ class RemoteDocument(Generic[T]):
     ) -> None:
         with self._lock:
             self._settle_locked(flight, result, self._clock(), failure)
+
+    def _fresh_value(self) -> T | None:
+        """Return the document while it is fresh, without taking the lock; else None.
+
+        Fresh implies servable (a document is dropped only `max_stale` after it stops being
+        fresh), so this answers exactly as `CachedDocument.decide` would with SERVE.
+        """
+        fresh = self._fresh
+        if fresh is not None and self._clock() < fresh[1]:
+            return fresh[0]
+        return None
 
     def _answer(self, forced: bool, succeeded: bool) -> T | None:
         with self._lock:
@@ -204,6 +218,8 @@ class RemoteDocument(Generic[T]):
         Raises:
             KeySourceUnavailable: no usable document and none could be fetched.
         """
+        if not forced and (fresh := self._fresh_value()) is not None:
+            return fresh
         answer, flight, start = self._plan(forced)
         if flight is None:
             return answer
@@ -246,6 +262,8 @@ class RemoteDocument(Generic[T]):
         Raises:
             KeySourceUnavailable: no usable document and none could be fetched.
         """
+        if not forced and (fresh := self._fresh_value()) is not None:
+            return fresh
         answer, flight, start = self._plan(forced)
         if flight is None:
             return answer
