@@ -218,8 +218,12 @@ class TokenVerifier:
         if token is None:
             unverified = split(text)
             header = self._header(unverified.header_segment)
-            key_set = yield NEED_KEYS
-            assert isinstance(key_set, KeySet)
+            # Keys at hand (static, or a fresh remote set) need no round trip to the driver.
+            key_set = self._keys.key_set_nowait()
+            if key_set is None:
+                answer = yield NEED_KEYS
+                assert isinstance(answer, KeySet)
+                key_set = answer
             key = key_set.select(header.kid, header.alg)
             if key is None:
                 key = _select((yield NEED_FRESH_KEYS), header)

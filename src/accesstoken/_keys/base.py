@@ -210,6 +210,18 @@ class KeySource(ABC):
     def key_set(self) -> KeySet:
         """Return the current key set."""
 
+    def key_set_nowait(self) -> KeySet | None:
+        """Return the current key set if it is at hand without I/O or waiting, else None.
+
+        The verifier asks this first, for every token, and asks `key_set()` or
+        `key_set_async()` only on None. A source that keeps the inherited
+        `key_set_async()` does no I/O (see above), so its `key_set()` is at hand; a remote
+        source answers from its cache while that is fresh.
+        """
+        if type(self).key_set_async is KeySource.key_set_async:
+            return self.key_set()
+        return None
+
     def refresh(self) -> KeySet | None:
         """Return a fresher key set after an unknown `kid`, or None to decline."""
         return None

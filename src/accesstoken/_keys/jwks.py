@@ -175,7 +175,7 @@ class RemoteDocument(Generic[T]):
         with self._lock:
             self._settle_locked(flight, result, self._clock(), failure)
 
-    def _fresh_value(self) -> T | None:
+    def fresh(self) -> T | None:
         """Return the document while it is fresh, without taking the lock; else None.
 
         Fresh implies servable (a document is dropped only `max_stale` after it stops being
@@ -218,7 +218,7 @@ class RemoteDocument(Generic[T]):
         Raises:
             KeySourceUnavailable: no usable document and none could be fetched.
         """
-        if not forced and (fresh := self._fresh_value()) is not None:
+        if not forced and (fresh := self.fresh()) is not None:
             return fresh
         answer, flight, start = self._plan(forced)
         if flight is None:
@@ -262,7 +262,7 @@ class RemoteDocument(Generic[T]):
         Raises:
             KeySourceUnavailable: no usable document and none could be fetched.
         """
-        if not forced and (fresh := self._fresh_value()) is not None:
+        if not forced and (fresh := self.fresh()) is not None:
             return fresh
         answer, flight, start = self._plan(forced)
         if flight is None:
@@ -378,6 +378,10 @@ class JWKSEndpoint(KeySource):
             KeySourceUnavailable: no usable key set and none could be fetched.
         """
         return _required(self._remote.get())
+
+    def key_set_nowait(self) -> KeySet | None:
+        """Return the cached key set while it is fresh, else None (then `key_set()` fetches)."""
+        return self._remote.fresh()
 
     def refresh(self) -> KeySet | None:
         """Return a freshly fetched key set, or None inside `min_refresh_interval`.
