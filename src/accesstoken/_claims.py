@@ -140,11 +140,16 @@ def check_type(header: Mapping[str, Any], expected: str | None) -> None:
         raise InvalidTokenType()
 
 
+def _space_separated(value: str) -> frozenset[str]:
+    """Return the items of a space-separated list, empty items ("a  b", " a") left out."""
+    items = frozenset(value.split(" "))
+    return items - _NO_ITEM if "" in items else items
+
+
 def _strings(value: object, name: str) -> frozenset[str]:
     """Return a space-separated string or a list of strings as a set of its items."""
     if isinstance(value, str):
-        items = frozenset(value.split(" "))
-        return items - _NO_ITEM if "" in items else items
+        return _space_separated(value)
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return frozenset(value)
     raise InvalidClaim(f'The access token\'s "{name}" claim must be a string or a list of strings.')
@@ -161,7 +166,7 @@ def read_scopes(claims: Mapping[str, Any], scope_claim: str | None) -> frozenset
         if scope is not None:
             if not isinstance(scope, str):
                 raise InvalidClaim('The access token\'s "scope" claim must be a string.')
-            return _strings(scope, "scope")
+            return _space_separated(scope)
         scope_claim = "scp"
     value = claims.get(scope_claim)
     return frozenset() if value is None else _strings(value, scope_claim)

@@ -56,8 +56,9 @@ class AccessToken:
     ) -> None:
         _set = object.__setattr__
         _set(self, "raw", raw)
-        _set(self, "header", _read_only(header))
-        _set(self, "claims", _read_only(claims))
+        # The verifier passes read-only views already; anything else is copied into one.
+        _set(self, "header", header if type(header) is MappingProxyType else _read_only(header))
+        _set(self, "claims", claims if type(claims) is MappingProxyType else _read_only(claims))
         _set(self, "audience", audience)
         _set(self, "scopes", scopes)
         _set(self, "roles", roles)
