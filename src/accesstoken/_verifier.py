@@ -13,9 +13,8 @@ import threading
 import time
 from collections.abc import Callable, Collection, Generator
 from dataclasses import dataclass
+from heapq import heappop, heappush
 from typing import Final, TypeAlias
-
-from cachetools import TLRUCache
 
 from . import _claims
 from ._algorithms import SUPPORTED_ALGORITHMS
@@ -159,10 +158,7 @@ class TokenVerifier:
         self._clock: Clock = clock if clock is not None else time.time
         self._revocation = revocation
         self._headers: dict[bytes, Header] = {}
-        self._cache: TLRUCache[str, AccessToken] | None = None
-        self._cache_lock = threading.Lock()
-        if cache_size:
-            self._cache = TLRUCache(cache_size, ttu=_expiry, timer=self._clock)
+        self._cache = _VerifiedTokens(cache_size) if cache_size else None
 
     def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
         """Return the verified token in `raw` (with or without a "Bearer " prefix).
@@ -249,16 +245,14 @@ class TokenVerifier:
         check_signature(unverified, header, key)
         token = check_claims(unverified, header, self._policy, now)
         if self._cache is not None and "exp" in token.claims:
-            with self._cache_lock:
-                self._cache[unverified.raw] = token
+            self._cache.put(unverified.raw, token, token.claims["exp"], now)
         return token
 
     def _cached(self, text: str, now: float) -> AccessToken | None:
         """Return a token verified before, its dates checked again against `now`."""
         if self._cache is None:
             return None
-        with self._cache_lock:
-            token = self._cache.get(text)
+        token = self._cache.get(text, now)
         if token is not None:
             _claims.check_times(token.claims, now, self._policy.leeway)
         return token
@@ -286,7 +280,43 @@ def _select(key_set: KeySet | bool | None, header: Header) -> VerificationKey:
     return key
 
 
-def _expiry(_raw: str, token: AccessToken, _now: float) -> float:
-    """Return when a cached token must leave the cache: its `exp`, never later."""
-    exp = token.claims["exp"]
-    return float(exp)
+class _VerifiedTokens:
+    """Tokens verified before, by their whole raw form, each until its `exp` and never later.
+
+    At most `size` entries; when full, the entry that expires soonest goes first, and expired
+    entries are dropped whenever a token is added. A hit is one dictionary read and one
+    comparison, without a lock: entries are immutable tuples and CPython's dict reads are
+    atomic, so only `put()` (which changes the dict and the heap together) takes the lock.
+    """
+
+    __slots__ = ("_expiries", "_lock", "_size", "_tokens")
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._tokens: dict[str, tuple[AccessToken, float]] = {}
+        self._expiries: list[tuple[float, str]] = []  # a heap: the soonest expiry first
+        self._lock = threading.Lock()
+
+    def get(self, raw: str, now: float) -> AccessToken | None:
+        """Return the token verified from `raw`, unless it is unknown or its `exp` has come."""
+        entry = self._tokens.get(raw)
+        if entry is None or now >= entry[1]:
+            return None
+        return entry[0]
+
+    def put(self, raw: str, token: AccessToken, exp: float, now: float) -> None:
+        """Remember `token` until `exp`; a token whose `exp` has come is not remembered."""
+        if now >= exp:
+            return
+        tokens, expiries = self._tokens, self._expiries
+        with self._lock:
+            while expiries and (expiries[0][0] <= now or len(tokens) >= self._size):
+                expiry, old = heappop(expiries)
+                entry = tokens.get(old)
+                if entry is not None and entry[1] == expiry:
+                    del tokens[old]
+            tokens[raw] = (token, exp)
+            heappush(expiries, (exp, raw))
+
+    def __len__(self) -> int:
+        return len(self._tokens)
