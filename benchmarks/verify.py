@@ -455,6 +455,29 @@ def served(issuer: LocalIssuer) -> Iterator[str | None]:
         yield f"{url}/jwks.json"
 
 
+def profile(algorithm: str, name: str, calls: int) -> None:
+    """Print where one implementation spends its time (cProfile, by own time)."""
+    import cProfile
+    import pstats
+
+    issuer = LocalIssuer(algorithm, issuer=ISSUER, audience=AUDIENCE)
+    with served(issuer) as jwks_url:
+        case = make_case(algorithm, jwks_url, issuer)
+        factory = FACTORIES.get(name)
+        verify = factory(case) if factory is not None else None
+        if verify is None:
+            raise SystemExit(f"no implementation {name!r} for {algorithm}")
+        token = case.good
+        verify(token)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(calls):
+            verify(token)
+        profiler.disable()
+    print(f"{name}, {algorithm}, {calls} calls (cProfile inflates call-heavy code):")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+
+
 def run(
     algorithms: tuple[str, ...], *, rounds: int, batch_ns: float, timing: bool
 ) -> dict[str, Any]:
@@ -576,6 +599,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds (< 30 s)")
     parser.add_argument("--check", action="store_true", help="agreement only, no timing")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help='profile one implementation instead (say "accesstoken" or "PyJWT kid")',
+    )
     parser.add_argument("--rounds", type=int, help="timing rounds (default 21 quick, 151 full)")
     parser.add_argument(
         "--algorithms", default=",".join(ALGORITHMS), help="comma-separated subset to run"
@@ -587,6 +615,10 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (21 if args.quick else 151)
     batch_ns = 0.5e6 if args.quick else 2e6
     started = time.monotonic()
+    if args.profile:
+        for alg in algorithms:
+            profile(alg, args.profile, 20_000)
+        return 0
     report = run(algorithms, rounds=rounds, batch_ns=batch_ns, timing=not args.check)
     report["seconds"] = round(time.monotonic() - started, 1)
     print(describe_machine())
