@@ -2,7 +2,8 @@
 
 Nothing else in the package lists algorithms. Signatures are checked with `cryptography`
 directly, on key objects imported once when the key source is built, so a verification
-costs one table look-up and the primitive itself. The key's type is not checked again here
+costs the primitive itself (the verifier looks its entry up once per distinct header, which
+it remembers). The key's type is not checked again here
 (an `isinstance` against cryptography's abstract classes costs more than a tenth of an
 HMAC): `KeySet` only ever pairs an algorithm with a key of the type it needs.
 """
