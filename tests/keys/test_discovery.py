@@ -157,3 +157,17 @@ def test_bad_options_are_refused() -> None:
         OIDCDiscovery("https://idp.example.com", cache_ttl=0)
     with pytest.raises(TypeError, match="clock"):
         OIDCDiscovery("https://idp.example.com", clock=5)  # type: ignore[arg-type]
+
+
+def test_key_set_nowait_answers_only_a_fresh_set(
+    server: Server, clock: FakeClock, ec_jwk: dict[str, Any]
+) -> None:
+    publish(server, OIDC, server.url, ec_jwk)
+    source = OIDCDiscovery(server.url, clock=clock, cache_ttl=60, min_refresh_interval=1)
+    assert source.key_set_nowait() is None  # cold: it never fetches
+    assert server.count(OIDC) == 0
+    fetched = source.key_set()
+    assert source.key_set_nowait() is fetched
+    clock.advance(61)
+    assert source.key_set_nowait() is None  # expired: the verifier must ask key_set()
+    assert server.count("/keys") == 1

@@ -223,6 +223,11 @@ class OIDCDiscovery(KeySource):
         """
         return self._jwks_endpoint().key_set()
 
+    def key_set_nowait(self) -> KeySet | None:
+        """Return the cached key set while it is fresh, else None (then `key_set()` fetches)."""
+        jwks = self._jwks
+        return jwks.key_set_nowait() if jwks is not None else None
+
     def refresh(self) -> KeySet | None:
         """Return a freshly fetched key set, or None; see `JWKSEndpoint.refresh()`."""
         return self._jwks_endpoint().refresh()
