@@ -25,7 +25,9 @@ from .errors import InvalidRequest, MissingToken
 
 __all__ = ["Verifier", "is_token68", "query_has_token", "token_from_headers"]
 
-_TOKEN68: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# The b64token alphabet, for one bytes.translate() pass instead of a regular expression
+# over a token that is often a kilobyte long.
+_B64TOKEN: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 _AUTH_SCHEME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2 token
 _BEARER: Final = "bearer"
 
@@ -45,7 +47,10 @@ class Verifier(Protocol):
 
 def is_token68(value: str) -> bool:
     """Return whether `value` has the `b64token` syntax of RFC 6750 §2.1."""
-    return _TOKEN68.fullmatch(value) is not None
+    if not value.isascii():
+        return False
+    body = value.encode("ascii").rstrip(b"=")
+    return bool(body) and not body.translate(None, _B64TOKEN)
 
 
 def token_from_headers(values: Sequence[str], *, query_token: bool = False) -> str:
