@@ -35,16 +35,15 @@ from urllib.parse import quote_plus
 import httpx
 from cachetools import TLRUCache
 
-from . import _claims
+from . import _claims, _options
 from ._bearer import is_token68
 from ._keys.cache import RefreshPolicy
 from ._keys.discovery import check_issuer, fetch_metadata, fetch_metadata_async
 from ._keys.http import Fetcher, check_url, fetch_json, fetch_json_async
 from ._keys.jwks import RemoteDocument
-from ._pipeline import ClaimsPolicy, prepare, token_from_claims
+from ._pipeline import prepare, token_from_claims
 from ._revocation import RevocationCheck
 from ._token import AccessToken
-from ._verifier import _names
 from .errors import (
     InsufficientScope,
     KeySourceUnavailable,
@@ -133,14 +132,6 @@ class _Flight:
 
     def remaining(self) -> float:
         return max(0.0, self.deadline + _GRACE - time.monotonic())
-
-
-def _seconds(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number of seconds, zero or more")
-    return float(value)
 
 
 def _client_auth(
@@ -238,46 +229,28 @@ class IntrospectionVerifier:
             timeout=timeout,
             max_response_bytes=max_response_bytes,
         )
-        self._cache_ttl = _seconds(cache_ttl, "cache_ttl")
-        self._negative_cache_ttl = _seconds(negative_cache_ttl, "negative_cache_ttl")
-        leeway = _seconds(leeway, "leeway")
-        if isinstance(max_cache_entries, bool) or not isinstance(max_cache_entries, int):
-            raise TypeError("max_cache_entries must be an int")
-        if max_cache_entries < 0:
-            raise ValueError("max_cache_entries must be zero or more")
-        if isinstance(max_token_bytes, bool) or not isinstance(max_token_bytes, int):
-            raise TypeError("max_token_bytes must be an int")
-        if max_token_bytes <= 0:
-            raise ValueError("max_token_bytes must be positive")
-        if clock is not None and not callable(clock):
-            raise TypeError("clock must be a callable returning epoch seconds")
-        if revocation is not None and not isinstance(revocation, RevocationCheck):
-            raise TypeError("revocation must implement is_revoked() and is_revoked_async()")
-        if scope_claim is not None and (not isinstance(scope_claim, str) or not scope_claim):
-            raise ValueError("scope_claim must be a non-empty string or None")
-        if roles_claim is not None and (
-            not isinstance(roles_claim, str) or not all(roles_claim.split("."))
-        ):
-            raise ValueError('roles_claim must be a dotted path such as "realm_access.roles"')
+        self._cache_ttl = _options.seconds(cache_ttl, "cache_ttl")
+        self._negative_cache_ttl = _options.seconds(negative_cache_ttl, "negative_cache_ttl")
+        max_cache_entries = _options.count(max_cache_entries, "max_cache_entries", minimum=0)
+        self._max_token_bytes = _options.count(max_token_bytes, "max_token_bytes", minimum=1)
+        _options.check_clock(clock)
+        _options.check_revocation(revocation)
         if token_type_hint is not None and not isinstance(token_type_hint, str):
             raise TypeError("token_type_hint must be a string or None")
-        required = _names(required_claims, "required_claims") if required_claims else None
-        self._policy = ClaimsPolicy(
-            issuers=_names(issuer, "issuer"),
-            audiences=_names(audience, "audience"),
+        self._policy = _options.claims_policy(
+            issuer=issuer,
+            audience=audience,
             leeway=leeway,
-            required=tuple(sorted(required or ())),
-            token_type=None,
+            required_claims=required_claims,
             scope_claim=scope_claim,
-            roles_path=tuple(roles_claim.split(".")) if roles_claim else (),
+            roles_claim=roles_claim,
         )
         self._required_scopes = (
-            _names(required_scopes, "required_scopes") if required_scopes else None
+            _options.names(required_scopes, "required_scopes") if required_scopes else None
         ) or frozenset()
         self._clock: Clock = clock if clock is not None else time.time
         self._revocation = revocation
         self._token_type_hint = token_type_hint
-        self._max_token_bytes = max_token_bytes
         self._lock = threading.Lock()
         self._cache: TLRUCache[bytes, Answer] | None = None
         if max_cache_entries and (self._cache_ttl or self._negative_cache_ttl):

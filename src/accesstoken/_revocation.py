@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Final, Protocol, TypeAlias, runtime_checkable
 
+from . import _options
 from ._claims import is_numeric_date
 from ._token import AccessToken
 
@@ -74,14 +75,6 @@ def epoch_seconds(value: Instant, name: str) -> float:
     return float(value)
 
 
-def _seconds(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number of seconds, zero or more")
-    return float(value)
-
-
 @dataclass(frozen=True, slots=True)
 class Entry:
     """What a denylist must store: a `jti` or a subject, and until when (epoch seconds)."""
@@ -108,8 +101,8 @@ class DenylistPolicy:
     __slots__ = ("grace", "max_token_lifetime")
 
     def __init__(self, grace: float, max_token_lifetime: float) -> None:
-        self.grace = _seconds(grace, "grace")
-        self.max_token_lifetime = _seconds(max_token_lifetime, "max_token_lifetime")
+        self.grace = _options.seconds(grace, "grace")
+        self.max_token_lifetime = _options.seconds(max_token_lifetime, "max_token_lifetime")
         if self.max_token_lifetime == 0:
             raise ValueError("max_token_lifetime must be positive")
 

@@ -8,7 +8,6 @@ with awaits; neither holds a check of its own.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Collection, Generator
@@ -16,11 +15,10 @@ from dataclasses import dataclass
 from heapq import heappop, heappush
 from typing import Final, TypeAlias
 
-from . import _claims
+from . import _claims, _options
 from ._algorithms import SUPPORTED_ALGORITHMS
 from ._keys.base import KeySet, KeySource, VerificationKey
 from ._pipeline import (
-    ClaimsPolicy,
     Header,
     UnverifiedToken,
     check_claims,
@@ -66,20 +64,6 @@ _Flow: TypeAlias = Generator[_Request, _Answer, AccessToken]
 _HEADER_MEMO_SIZE: Final = 256
 
 
-def _names(value: str | Collection[str] | None, option: str) -> frozenset[str] | None:
-    """Return an option given as one string or a collection of strings as a set."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = (value,)
-    if isinstance(value, bytes) or not all(isinstance(item, str) for item in value):
-        raise TypeError(f"{option} must be a string or a collection of strings")
-    names = frozenset(value)
-    if not names or "" in names:
-        raise ValueError(f"{option} must not be empty; pass None to skip the check on purpose")
-    return names
-
-
 class TokenVerifier:
     """Verifies compact JWS access tokens against a key source and a claims policy.
 
@@ -107,57 +91,36 @@ class TokenVerifier:
     ) -> None:
         if not isinstance(keys, KeySource):
             raise TypeError("keys must be a KeySource (HMACSecret, StaticKeys, JWKSEndpoint, ...)")
-        allowed = _names(algorithms, "algorithms")
+        allowed = _options.names(algorithms, "algorithms")
         if allowed is not None:
             if any(alg.lower() == "none" for alg in allowed):
                 raise ValueError('the "none" algorithm is never allowed')
             unknown = allowed - SUPPORTED_ALGORITHMS
             if unknown:
                 raise ValueError(f"unsupported algorithms: {sorted(unknown)}")
-        if isinstance(leeway, bool) or not isinstance(leeway, int | float):
-            raise TypeError("leeway must be a number of seconds")
-        if not math.isfinite(leeway) or leeway < 0:
-            raise ValueError("leeway must be a finite number of seconds, zero or more")
-        if isinstance(max_token_bytes, bool) or not isinstance(max_token_bytes, int):
-            raise TypeError("max_token_bytes must be an int")
-        if max_token_bytes <= 0:
-            raise ValueError("max_token_bytes must be positive")
-        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
-            raise ValueError("cache_size must be an int, zero or more")
-        if revocation is not None and not isinstance(revocation, RevocationCheck):
-            raise TypeError("revocation must implement is_revoked() and is_revoked_async()")
-        if clock is not None and not callable(clock):
-            raise TypeError("clock must be a callable returning epoch seconds")
-        if scope_claim is not None and (not isinstance(scope_claim, str) or not scope_claim):
-            raise ValueError("scope_claim must be a non-empty string or None")
-        if roles_claim is not None and (
-            not isinstance(roles_claim, str) or not all(roles_claim.split("."))
-        ):
-            raise ValueError('roles_claim must be a dotted path such as "realm_access.roles"')
-        if token_type is not None and (not isinstance(token_type, str) or not token_type):
-            raise ValueError('token_type must be a media type such as "at+jwt", or None')
-        issuers = _names(issuer, "issuer")
-        audiences = _names(audience, "audience")
-        required = _names(required_claims, "required_claims") if required_claims else None
+        _options.check_clock(clock)
+        _options.check_revocation(revocation)
+        policy = _options.claims_policy(
+            issuer=issuer,
+            audience=audience,
+            leeway=leeway,
+            required_claims=required_claims,
+            scope_claim=scope_claim,
+            roles_claim=roles_claim,
+            token_type=token_type,
+        )
 
         self._keys = keys
         self._algorithms = allowed if allowed is not None else SUPPORTED_ALGORITHMS
-        self._policy = ClaimsPolicy(
-            issuers=issuers,
-            audiences=audiences,
-            leeway=float(leeway),
-            required=tuple(sorted(required or ())),
-            token_type=_claims.normalize_type(token_type) if token_type else None,
-            scope_claim=scope_claim,
-            roles_path=tuple(roles_claim.split(".")) if roles_claim else (),
-        )
+        self._policy = policy
         self._required_scopes = (
-            _names(required_scopes, "required_scopes") if required_scopes else None
+            _options.names(required_scopes, "required_scopes") if required_scopes else None
         ) or frozenset()
-        self._max_token_bytes = max_token_bytes
+        self._max_token_bytes = _options.count(max_token_bytes, "max_token_bytes", minimum=1)
         self._clock: Clock = clock if clock is not None else time.time
         self._revocation = revocation
         self._headers: dict[bytes, Header] = {}
+        cache_size = _options.count(cache_size, "cache_size", minimum=0)
         self._cache = _VerifiedTokens(cache_size) if cache_size else None
 
     def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
