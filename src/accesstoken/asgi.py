@@ -93,12 +93,15 @@ class AccessTokenMiddleware:
         await self.app(scope, receive, send)
 
     def _excluded(self, path: str) -> bool:
+        if not self.exclude:
+            return False
         return any(path == prefix or path.startswith(prefix + "/") for prefix in self.exclude)
 
     async def _authenticate(self, scope: Scope) -> AccessToken | None:
         values = [v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"authorization"]
+        query = scope.get("query_string", b"")
         try:
-            raw = token_from_headers(values, query_token=query_has_token(scope["query_string"]))
+            raw = token_from_headers(values, query_token=bool(query) and query_has_token(query))
         except MissingToken:
             if self.optional:
                 return None
