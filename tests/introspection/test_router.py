@@ -4,16 +4,8 @@ adapters, which accept any `Verifier`, serving both kinds of token."""
 # No "from __future__ import annotations": FastAPI reads the endpoint's annotations at runtime.
 
 from collections.abc import Collection
-from typing import Annotated, Any
 
 import pytest
-from fastapi import Depends, FastAPI
-from fastapi.testclient import TestClient
-from flask import Flask
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from accesstoken import (
     AccessToken,
@@ -24,10 +16,8 @@ from accesstoken import (
     Verifier,
 )
 from accesstoken._router import looks_like_jwt
-from accesstoken.asgi import AccessTokenMiddleware
-from accesstoken.fastapi import BearerAuth, install_error_handlers
-from accesstoken.flask import FlaskAuth, current_token
 from tests.adapters._support import assert_refused, assert_unavailable, bearer
+from tests.adapters._whoami import CLIENTS
 
 from .conftest import Served, Verify
 
@@ -98,40 +88,6 @@ def test_scopes_reach_the_chosen_verifier(idp: Served, verify: Verify) -> None:
 
 
 # -- the adapters, with both kinds of token ------------------------------------------------
-
-
-def fastapi_client(verifier: Verifier) -> Any:
-    app = FastAPI()
-    auth = BearerAuth(verifier)
-    install_error_handlers(app)
-
-    @app.get("/whoami")
-    async def whoami(token: Annotated[AccessToken, Depends(auth)]) -> dict[str, Any]:
-        return {"sub": token.subject}
-
-    return TestClient(app)
-
-
-def flask_client(verifier: Verifier) -> Any:
-    app = Flask(__name__)
-    auth = FlaskAuth(verifier)
-
-    @app.get("/whoami")
-    @auth.require()
-    def whoami() -> dict[str, Any]:
-        return {"sub": current_token.subject}
-
-    return app.test_client()
-
-
-def asgi_client(verifier: Verifier) -> Any:
-    async def whoami(request: Request) -> JSONResponse:
-        return JSONResponse({"sub": request.state.access_token.subject})
-
-    return TestClient(AccessTokenMiddleware(Starlette(routes=[Route("/whoami", whoami)]), verifier))
-
-
-CLIENTS = {"fastapi": fastapi_client, "flask": flask_client, "asgi": asgi_client}
 
 
 @pytest.mark.parametrize("adapter", sorted(CLIENTS))

@@ -7,22 +7,11 @@ store answers 503 without blaming the token.
 # No "from __future__ import annotations": FastAPI reads the endpoint's annotations at runtime.
 
 from collections.abc import Iterator
-from typing import Annotated, Any
 
 import pytest
 import redis
-from fastapi import Depends, FastAPI
-from fastapi.testclient import TestClient
-from flask import Flask
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from accesstoken import AccessToken, HMACSecret, TokenRevoked, TokenVerifier
-from accesstoken.asgi import AccessTokenMiddleware
-from accesstoken.fastapi import BearerAuth, install_error_handlers
-from accesstoken.flask import FlaskAuth, current_token
+from accesstoken import HMACSecret, TokenRevoked, TokenVerifier
 from accesstoken.revocation import MemoryDenylist, RedisDenylist
 from tests.adapters._support import (
     AUDIENCE,
@@ -33,45 +22,11 @@ from tests.adapters._support import (
     bearer,
     mint,
 )
+from tests.adapters._whoami import CLIENTS
 
 from .conftest import RedisServer
 
 Denylist = MemoryDenylist | RedisDenylist
-
-
-def fastapi_client(verifier: TokenVerifier) -> TestClient:
-    app = FastAPI()
-    auth = BearerAuth(verifier)
-    install_error_handlers(app)
-
-    @app.get("/whoami")
-    async def whoami(token: Annotated[AccessToken, Depends(auth)]) -> dict[str, Any]:
-        return {"sub": token.subject}
-
-    return TestClient(app)
-
-
-def flask_client(verifier: TokenVerifier) -> Any:
-    app = Flask(__name__)
-    auth = FlaskAuth(verifier)
-
-    @app.get("/whoami")
-    @auth.require()
-    def whoami() -> dict[str, Any]:
-        return {"sub": current_token.subject}
-
-    return app.test_client()
-
-
-def asgi_client(verifier: TokenVerifier) -> TestClient:
-    async def whoami(request: Request) -> JSONResponse:
-        return JSONResponse({"sub": request.state.access_token.subject})
-
-    app = Starlette(routes=[Route("/whoami", whoami)])
-    return TestClient(AccessTokenMiddleware(app, verifier))
-
-
-CLIENTS = {"fastapi": fastapi_client, "flask": flask_client, "asgi": asgi_client}
 
 
 @pytest.fixture(params=sorted(CLIENTS))
