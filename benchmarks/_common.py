@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
 from importlib import metadata
+from typing import Any
 
 LIBRARIES = ("accesstoken", "cryptography", "PyJWT", "joserfc", "Authlib", "uvicorn", "httpx")
 
@@ -58,3 +60,14 @@ def percentile(values: list[float], fraction: float) -> float:
 def median(values: list[float]) -> float:
     """Return the median of `values`, 0.0 for no values."""
     return statistics.median(values) if values else 0.0
+
+
+def publish(data: dict[str, Any], report: str, json_path: str | None) -> None:
+    """Print the machine, `report` and the run's duration; write `data` to `json_path` if given."""
+    print(describe_machine())
+    print()
+    print(report)
+    print(f"\n({data['seconds']} s)")
+    if json_path:
+        with open(json_path, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2)

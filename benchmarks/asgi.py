@@ -35,7 +35,6 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import json
 import os
 import socket
 import subprocess
@@ -45,7 +44,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from _common import describe_machine, machine, median
+from _common import machine, median, publish
 from accesstoken import StaticKeys, TokenVerifier
 from accesstoken.testing import LocalIssuer
 
@@ -404,13 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         direct_rounds=15 if args.quick else 61,
     )
     data["seconds"] = round(time.monotonic() - started, 1)
-    print(describe_machine())
-    print()
-    print(report(data))
-    print(f"\n({data['seconds']} s)")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2)
+    publish(data, report(data), args.json)
     return 0
 
 

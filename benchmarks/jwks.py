@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from _common import describe_machine, machine, median, percentile
+from _common import machine, median, percentile, publish
 from accesstoken import JWKSEndpoint, TokenVerifier
 from accesstoken.testing import LocalIssuer
 from accesstoken.testing._server import Request, Response, serve_in_thread
@@ -190,13 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     data = run(args.delay)
     data["seconds"] = round(time.monotonic() - started, 1)
-    print(describe_machine())
-    print()
-    print(report(data))
-    print(f"\n({data['seconds']} s)")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2)
+    publish(data, report(data), args.json)
     return 0 if all(row["ok"] for row in data["results"]) else 1
 
 

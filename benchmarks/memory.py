@@ -30,7 +30,7 @@ import sys
 import time
 from typing import Any
 
-from _common import describe_machine, machine
+from _common import machine, publish
 from accesstoken import HMACSecret, TokenVerifier
 
 SECRET = b"benchmark-secret-of-at-least-32-bytes!!"
@@ -146,13 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     data = run(args.count, args.cache_size)
     data["seconds"] = round(time.monotonic() - started, 1)
-    print(describe_machine())
-    print()
-    print(report(data))
-    print(f"\n({data['seconds']} s)")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2)
+    publish(data, report(data), args.json)
     return 0
 
 
