@@ -488,13 +488,10 @@ class LocalIssuer:
 
     def _token_endpoint(self, request: Request) -> Response:
         """Answer a token request of the client-credentials grant (RFC 6749 §4.4)."""
-        form = request.form()
-        if any(len(values) > 1 for values in form.values()):  # RFC 6749 §3.2
-            return _oauth_error(400, "invalid_request", "a parameter was sent more than once")
-        params = {name: values[0] for name, values in form.items()}
-        client_id = self._authenticate(request.headers.get("Authorization"), params)
-        if isinstance(client_id, Response):
-            return client_id
+        client = self._client_request(request)
+        if isinstance(client, Response):
+            return client
+        client_id, params = client
         grant_type = params.get("grant_type")
         if grant_type is None:
             return _oauth_error(400, "invalid_request", "grant_type is missing")
@@ -513,17 +510,25 @@ class LocalIssuer:
 
     def _introspection_endpoint(self, request: Request) -> Response:
         """Answer an introspection request (RFC 7662 §2.1) from an authenticated client."""
+        client = self._client_request(request)
+        if isinstance(client, Response):
+            return client
+        _, params = client
+        token = params.get("token")
+        if token is None:
+            return _oauth_error(400, "invalid_request", "token is missing")
+        return Response.json(self.introspect(token), headers=_NO_STORE)
+
+    def _client_request(self, request: Request) -> tuple[str, dict[str, str]] | Response:
+        """Return the authenticated client's id and the form's parameters, or the error."""
         form = request.form()
-        if any(len(values) > 1 for values in form.values()):
+        if any(len(values) > 1 for values in form.values()):  # RFC 6749 §3.2
             return _oauth_error(400, "invalid_request", "a parameter was sent more than once")
         params = {name: values[0] for name, values in form.items()}
         client_id = self._authenticate(request.headers.get("Authorization"), params)
         if isinstance(client_id, Response):
             return client_id
-        token = params.get("token")
-        if token is None:
-            return _oauth_error(400, "invalid_request", "token is missing")
-        return Response.json(self.introspect(token), headers=_NO_STORE)
+        return client_id, params
 
     def _authenticate(self, authorization: str | None, params: Mapping[str, str]) -> str | Response:
         """Return the id of the authenticated client, or the error response (RFC 6749 §2.3.1)."""
