@@ -67,22 +67,31 @@ def check_times(claims: Mapping[str, Any], now: float, leeway: float) -> None:
     The token is expired once `now` reaches `exp + leeway`; not yet valid while `now + leeway`
     is before `nbf`; and an `iat` later than `now + leeway` is refused like an early `nbf`.
     """
-    exp = _date(claims, "exp")
-    nbf = _date(claims, "nbf")
-    iat = _date(claims, "iat")
-    if exp is not None and now >= exp + leeway:
-        raise TokenExpired()
-    if nbf is not None and now + leeway < nbf:
-        raise TokenNotYetValid()
-    if iat is not None and now + leeway < iat:
-        raise TokenNotYetValid("The access token was issued in the future.")
+    # Runs for every token: an integer date in range is taken without a call.
+    get = claims.get
+    exp = get("exp", _ABSENT)
+    if exp is not _ABSENT:
+        if not (type(exp) is int and 0 <= exp <= MAX_TIMESTAMP):
+            exp = _date(exp, "exp")
+        if now >= exp + leeway:
+            raise TokenExpired()
+    late = now + leeway
+    nbf = get("nbf", _ABSENT)
+    if nbf is not _ABSENT:
+        if not (type(nbf) is int and 0 <= nbf <= MAX_TIMESTAMP):
+            nbf = _date(nbf, "nbf")
+        if late < nbf:
+            raise TokenNotYetValid()
+    iat = get("iat", _ABSENT)
+    if iat is not _ABSENT:
+        if not (type(iat) is int and 0 <= iat <= MAX_TIMESTAMP):
+            iat = _date(iat, "iat")
+        if late < iat:
+            raise TokenNotYetValid("The access token was issued in the future.")
 
 
-def _date(claims: Mapping[str, Any], name: str) -> int | float | None:
-    """Return the NumericDate claim `name`, None when absent; a present `null` is invalid."""
-    value = claims.get(name, _ABSENT)
-    if value is _ABSENT:
-        return None
+def _date(value: object, name: str) -> int | float:
+    """Return `value` if it is a NumericDate; a present `null` or any other value is invalid."""
     if not is_numeric_date(value):
         raise InvalidClaim(f'The access token\'s "{name}" claim is not a valid date.')
     return value
