@@ -1,17 +1,17 @@
-"""`TokenVerifier`: checks its options once, then drives the pipeline for each token.
+"""`TokenVerifier`: checks its options once, then runs the pipeline for each token.
 
-The checks are written once, as a generator (`_flow`) that yields what it needs from the
-outside world (the current keys, fresher keys, a revocation answer) and receives it back,
-as httpx's `Auth.auth_flow()` does. `verify()` answers with plain calls, `verify_async()`
-with awaits; neither holds a check of its own.
+Every check is a step of `_pipeline` or a method here, written once. `verify()` and
+`verify_async()` are two short drivers that call the same steps in the same order; they
+differ only where keys or a revocation answer must be fetched (plain calls against
+awaits). A token whose keys are at hand, the usual case, goes through without a round trip
+to anything: no generator, no coroutine, no lock.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection, Generator
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
 from heapq import heappop, heappush
 from typing import Final, TypeAlias
 
@@ -35,29 +35,6 @@ __all__ = ["TokenVerifier"]
 
 Clock: TypeAlias = Callable[[], float]
 
-
-class _Need:
-    """A request from the flow to its driver."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-NEED_KEYS: Final = _Need("keys")
-NEED_FRESH_KEYS: Final = _Need("fresh keys")
-
-
-@dataclass(frozen=True, slots=True)
-class _CheckRevoked:
-    check: RevocationCheck
-    token: AccessToken
-
-
-_Request: TypeAlias = "_Need | _CheckRevoked"
-_Answer: TypeAlias = "KeySet | bool | None"
-_Flow: TypeAlias = Generator[_Request, _Answer, AccessToken]
 
 # Validated headers, by their base64url segment: issuers sign thousands of tokens with the
 # same few headers. Bounded; cleared whole when full, so forged headers cannot grow it.
@@ -132,44 +109,6 @@ class TokenVerifier:
             TokenError: one subclass per reason the token is refused.
             KeySourceError: keys or the revocation store cannot be reached right now.
         """
-        flow = self._flow(raw, scopes)
-        try:
-            request = next(flow)
-            while True:
-                answer: _Answer
-                if request is NEED_KEYS:
-                    answer = self._keys.key_set()
-                elif isinstance(request, _CheckRevoked):
-                    answer = request.check.is_revoked(request.token)
-                else:
-                    answer = self._keys.refresh()
-                request = flow.send(answer)
-        except StopIteration as done:
-            token: AccessToken = done.value
-            return token
-
-    async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
-        """Return the verified token in `raw`, fetching keys without blocking the event loop.
-
-        The same checks as `verify()`, in the same order.
-        """
-        flow = self._flow(raw, scopes)
-        try:
-            request = next(flow)
-            while True:
-                answer: _Answer
-                if request is NEED_KEYS:
-                    answer = await self._keys.key_set_async()
-                elif isinstance(request, _CheckRevoked):
-                    answer = await request.check.is_revoked_async(request.token)
-                else:
-                    answer = await self._keys.refresh_async()
-                request = flow.send(answer)
-        except StopIteration as done:
-            token: AccessToken = done.value
-            return token
-
-    def _flow(self, raw: str | bytes, scopes: Collection[str]) -> _Flow:
         text = prepare(raw, self._max_token_bytes)
         demanded = self._demanded_scopes(scopes) if scopes else self._required_scopes
         now = self._clock()
@@ -177,21 +116,44 @@ class TokenVerifier:
         if token is None:
             unverified = split(text)
             header = self._header(unverified.header_segment)
-            # Keys at hand (static, or a fresh remote set) need no round trip to the driver.
-            key_set = self._keys.key_set_nowait()
-            if key_set is None:
-                answer = yield NEED_KEYS
-                assert isinstance(answer, KeySet)
-                key_set = answer
-            key = key_set.select(header.kid, header.alg)
+            key = self._key_at_hand(header)
             if key is None:
-                key = _select((yield NEED_FRESH_KEYS), header)
+                keys = self._keys
+                key = keys.key_set().select(header.kid, header.alg) or _fresh(
+                    keys.refresh(), header
+                )
             token = self._check(unverified, header, key, now)
-        if self._revocation is not None and (yield _CheckRevoked(self._revocation, token)):
+        if self._revocation is not None and self._revocation.is_revoked(token):
             raise TokenRevoked()
-        if demanded and not token.scopes.issuperset(demanded):
-            raise InsufficientScope(demanded)
-        return token
+        return _authorized(token, demanded)
+
+    async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+        """Return the verified token in `raw`, fetching keys without blocking the event loop.
+
+        The same steps as `verify()`, in the same order.
+        """
+        text = prepare(raw, self._max_token_bytes)
+        demanded = self._demanded_scopes(scopes) if scopes else self._required_scopes
+        now = self._clock()
+        token = self._cached(text, now) if self._cache is not None else None
+        if token is None:
+            unverified = split(text)
+            header = self._header(unverified.header_segment)
+            key = self._key_at_hand(header)
+            if key is None:
+                keys = self._keys
+                key = (await keys.key_set_async()).select(header.kid, header.alg) or _fresh(
+                    await keys.refresh_async(), header
+                )
+            token = self._check(unverified, header, key, now)
+        if self._revocation is not None and await self._revocation.is_revoked_async(token):
+            raise TokenRevoked()
+        return _authorized(token, demanded)
+
+    def _key_at_hand(self, header: Header) -> VerificationKey | None:
+        """Return the token's key from a key set held without I/O; None: ask the source."""
+        key_set = self._keys.key_set_nowait()
+        return None if key_set is None else key_set.select(header.kid, header.alg)
 
     def _header(self, segment: bytes) -> Header:
         header = self._headers.get(segment)
@@ -213,8 +175,7 @@ class TokenVerifier:
 
     def _cached(self, text: str, now: float) -> AccessToken | None:
         """Return a token verified before, its dates checked again against `now`."""
-        if self._cache is None:
-            return None
+        assert self._cache is not None
         token = self._cache.get(text, now)
         if token is not None:
             _claims.check_times(token.claims, now, self._policy.leeway)
@@ -235,12 +196,19 @@ class TokenVerifier:
         )
 
 
-def _select(key_set: KeySet | bool | None, header: Header) -> VerificationKey:
+def _fresh(key_set: KeySet | None, header: Header) -> VerificationKey:
     """Return the key a refreshed key set offers for the token, or fail as an unknown key."""
-    key = key_set.select(header.kid, header.alg) if isinstance(key_set, KeySet) else None
+    key = None if key_set is None else key_set.select(header.kid, header.alg)
     if key is None:
         raise UnknownKey()
     return key
+
+
+def _authorized(token: AccessToken, demanded: frozenset[str]) -> AccessToken:
+    """Return `token` if it grants every scope the call demands."""
+    if demanded and not token.scopes.issuperset(demanded):
+        raise InsufficientScope(demanded)
+    return token
 
 
 class _VerifiedTokens:
