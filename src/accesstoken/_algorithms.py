@@ -13,7 +13,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -25,8 +25,9 @@ __all__ = ["ALGORITHMS", "SUPPORTED_ALGORITHMS", "Algorithm", "PublicKey"]
 PublicKey = (
     rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
 )
-#: A verification primitive: (key, signing input, signature) -> valid?
-Verify = Callable[[object, bytes, bytes], bool]
+#: A verification primitive: (key, signing input, signature) -> valid? The key is typed
+#: Any because each entry takes its own key class (see the module docstring).
+Verify = Callable[[Any, bytes, bytes], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +54,8 @@ def _hmac(bits: int) -> Verify:
     # A name, not a constructor: hmac.digest() then runs OpenSSL's one-shot HMAC in C.
     digest = f"sha{bits}"
 
-    def verify(key: object, data: bytes, signature: bytes) -> bool:
-        return hmac.compare_digest(hmac.digest(cast(bytes, key), data, digest), signature)
+    def verify(key: bytes, data: bytes, signature: bytes) -> bool:
+        return hmac.compare_digest(hmac.digest(key, data, digest), signature)
 
     return verify
 
@@ -63,9 +64,9 @@ def _rsa_pkcs1(bits: int) -> Verify:
     hash_alg = _HASHES[bits]()
     pkcs1 = padding.PKCS1v15()
 
-    def verify(key: object, data: bytes, signature: bytes) -> bool:
+    def verify(key: rsa.RSAPublicKey, data: bytes, signature: bytes) -> bool:
         try:
-            cast(rsa.RSAPublicKey, key).verify(signature, data, pkcs1, hash_alg)
+            key.verify(signature, data, pkcs1, hash_alg)
         except InvalidSignature:
             return False
         return True
@@ -78,9 +79,9 @@ def _rsa_pss(bits: int) -> Verify:
     # RFC 7518 §3.5: the salt is as long as the hash output; no other length is accepted.
     pss = padding.PSS(mgf=padding.MGF1(_HASHES[bits]()), salt_length=bits // 8)
 
-    def verify(key: object, data: bytes, signature: bytes) -> bool:
+    def verify(key: rsa.RSAPublicKey, data: bytes, signature: bytes) -> bool:
         try:
-            cast(rsa.RSAPublicKey, key).verify(signature, data, pss, hash_alg)
+            key.verify(signature, data, pss, hash_alg)
         except InvalidSignature:
             return False
         return True
@@ -92,7 +93,7 @@ def _ecdsa(bits: int, curve: str) -> Verify:
     size = _EC_SIZES[curve]
     ecdsa = ec.ECDSA(_HASHES[bits]())
 
-    def verify(key: object, data: bytes, signature: bytes) -> bool:
+    def verify(key: ec.EllipticCurvePublicKey, data: bytes, signature: bytes) -> bool:
         # RFC 7518 §3.4: exactly R || S, each left-padded to the coordinate size.
         if len(signature) != 2 * size:
             return False
@@ -101,7 +102,7 @@ def _ecdsa(bits: int, curve: str) -> Verify:
         if r == 0 or s == 0:
             return False
         try:
-            cast(ec.EllipticCurvePublicKey, key).verify(encode_dss_signature(r, s), data, ecdsa)
+            key.verify(encode_dss_signature(r, s), data, ecdsa)
         except InvalidSignature:
             return False
         return True
@@ -109,9 +110,11 @@ def _ecdsa(bits: int, curve: str) -> Verify:
     return verify
 
 
-def _eddsa(key: object, data: bytes, signature: bytes) -> bool:
+def _eddsa(
+    key: ed25519.Ed25519PublicKey | ed448.Ed448PublicKey, data: bytes, signature: bytes
+) -> bool:
     try:
-        cast(ed25519.Ed25519PublicKey | ed448.Ed448PublicKey, key).verify(signature, data)
+        key.verify(signature, data)
     except InvalidSignature:
         return False
     return True
