@@ -43,6 +43,10 @@ class StaticKeys(KeySource):
         """Return the key set given when the source was built."""
         return self._key_set
 
+    def key_set_nowait(self) -> KeySet:
+        """Return the key set given when the source was built: always at hand."""
+        return self._key_set
+
     @classmethod
     def from_pem(
         cls, pem: str | bytes, *, kid: str | None = None, algorithm: str | None = None
