@@ -95,8 +95,14 @@ def test_access_token_attributes(verify: Verify) -> None:
     assert isinstance(token.claims["roles"], list)
     with pytest.raises(TypeError):
         token.claims["sub"] = "admin"  # type: ignore[index]
+    for name in ("raw", "header", "claims", "subject", "audience", "scopes", "roles", "jti"):
+        with pytest.raises(AttributeError):
+            setattr(token, name, "admin")
+        with pytest.raises(AttributeError):
+            delattr(token, name)
     with pytest.raises(AttributeError):
-        token.subject = "admin"  # type: ignore[misc]
+        token.extra = "admin"  # type: ignore[attr-defined]
+    assert token.subject == "user-1" and token.roles == frozenset({"admin", "viewer"})
 
 
 def test_bearer_prefix_and_bytes_are_accepted(verify: Verify) -> None:
