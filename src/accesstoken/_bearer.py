@@ -53,12 +53,12 @@ def is_token68(value: str) -> bool:
     return bool(body) and not body.translate(None, _B64TOKEN)
 
 
-def token_from_headers(values: Sequence[str], *, query_token: bool = False) -> str:
+def token_from_headers(values: Sequence[str | bytes], *, query_token: bool = False) -> str:
     """Return the raw token of a request's `Authorization` header values.
 
     Args:
         values: every `Authorization` header of the request, in order (a header sent twice
-            gives two values).
+            gives two values); bytes (as ASGI gives them) are read as latin-1.
         query_token: whether the request also carries an `access_token` query parameter.
 
     Raises:
@@ -73,6 +73,8 @@ def token_from_headers(values: Sequence[str], *, query_token: bool = False) -> s
     if len(values) > 1:
         raise InvalidRequest("The Authorization header must be sent once.")
     value = values[0]
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
     scheme, space, token = value.partition(" ")
     if scheme.lower() != _BEARER:
         if _AUTH_SCHEME.fullmatch(scheme):

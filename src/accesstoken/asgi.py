@@ -71,6 +71,9 @@ class AccessTokenMiddleware:
         self.app = app
         self.verifier = verifier
         self.exclude = tuple(path.rstrip("/") for path in exclude)
+        # Two C-level tests per request: the path itself, or anything below it.
+        self._excluded_paths = frozenset(self.exclude)
+        self._excluded_below = tuple(prefix + "/" for prefix in self.exclude)
         self.optional = optional
         self.scopes = tuple(scopes)
         self.roles = tuple(roles)
@@ -93,12 +96,10 @@ class AccessTokenMiddleware:
         await self.app(scope, receive, send)
 
     def _excluded(self, path: str) -> bool:
-        if not self.exclude:
-            return False
-        return any(path == prefix or path.startswith(prefix + "/") for prefix in self.exclude)
+        return path in self._excluded_paths or path.startswith(self._excluded_below)
 
     async def _authenticate(self, scope: Scope) -> AccessToken | None:
-        values = [v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"authorization"]
+        values = [value for name, value in scope["headers"] if name.lower() == b"authorization"]
         query = scope.get("query_string", b"")
         try:
             raw = token_from_headers(values, query_token=bool(query) and query_has_token(query))
