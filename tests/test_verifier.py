@@ -102,7 +102,8 @@ def test_access_token_attributes(verify: Verify) -> None:
             delattr(token, name)
     with pytest.raises(AttributeError):
         token.extra = "admin"  # type: ignore[attr-defined]
-    assert token.subject == "user-1" and token.roles == frozenset({"admin", "viewer"})
+    assert token.subject == "user-1"
+    assert token.roles == frozenset({"admin", "viewer"})
 
 
 def test_bearer_prefix_and_bytes_are_accepted(verify: Verify) -> None:

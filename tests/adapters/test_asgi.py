@@ -131,6 +131,16 @@ def test_exclude_is_not_a_string_prefix(verifier: TokenVerifier) -> None:
     assert_refused(response, 401, None)
 
 
+def test_exclude_ignores_a_trailing_slash_and_matches_no_other_path(
+    verifier: TokenVerifier,
+) -> None:
+    excluded = client(verifier, exclude=("/metrics", "/health/"))
+    assert excluded.get("/health").status_code == 200
+    assert excluded.get("/health/live").status_code == 200
+    assert_refused(excluded.get("/healthz"), 401, None)
+    assert_refused(excluded.get("/whoami"), 401, None)
+
+
 def test_optional_lets_anonymous_requests_through(verifier: TokenVerifier, tokens: Tokens) -> None:
     optional = client(verifier, optional=True)
     assert optional.get("/whoami").json() == {"sub": None}

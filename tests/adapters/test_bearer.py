@@ -21,6 +21,15 @@ def test_scheme_is_case_insensitive(value: str) -> None:
     assert token_from_headers([value]) == "a.b.c"
 
 
+def test_header_bytes_are_read_as_latin1() -> None:
+    # ASGI servers hand headers over as bytes; the same rules apply to them.
+    assert token_from_headers([b"Bearer a.b.c"]) == "a.b.c"
+    with pytest.raises(MissingToken):
+        token_from_headers([b"Basic dXNlcjpwYXNz"])
+    with pytest.raises(InvalidRequest):
+        token_from_headers(["Bearer abc\u00e9".encode("latin-1")])
+
+
 def test_token68_characters_and_padding_are_accepted() -> None:
     assert token_from_headers(["Bearer aZ09-._~+/=="]) == "aZ09-._~+/=="
 
