@@ -140,7 +140,9 @@ def split(text: str) -> UnverifiedToken:
     header, payload, signature = data.split(b".")
     if not header or not payload:
         raise MalformedToken()
-    return UnverifiedToken(text, header, payload, signature, data[: len(header) + 1 + len(payload)])
+    signing_input = data[: len(header) + 1 + len(payload)]
+    # tuple.__new__ directly: a named tuple's own __new__ is a Python function, one more frame.
+    return tuple.__new__(UnverifiedToken, (text, header, payload, signature, signing_input))
 
 
 def parse_header(segment: bytes, algorithms: frozenset[str]) -> Header:
@@ -214,7 +216,8 @@ def check_claims(
     claims = loads_strict(_b64decode(token.payload_segment))
     if claims is None:
         raise MalformedToken()
-    _claims.check_type(header.unverified_header, policy.token_type)
+    if policy.token_type is not None:
+        _claims.check_type(header.unverified_header, policy.token_type)
     return token_from_claims(token.raw, header.unverified_header, claims, policy, now)
 
 
