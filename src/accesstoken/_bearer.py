@@ -16,14 +16,20 @@ anonymous, so that the client learns its token leaks into URLs and logs.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Final, Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
 from ._token import AccessToken
 from .errors import InvalidRequest, MissingToken
 
-__all__ = ["Verifier", "is_token68", "query_has_token", "token_from_headers"]
+__all__ = [
+    "Verifier",
+    "authorization_values",
+    "is_token68",
+    "query_has_token",
+    "token_from_headers",
+]
 
 # The b64token alphabet, for one bytes.translate() pass instead of a regular expression
 # over a token that is often a kilobyte long.
@@ -51,6 +57,15 @@ def is_token68(value: str) -> bool:
         return False
     body = value.encode("ascii").rstrip(b"=")
     return bool(body) and not body.translate(None, _B64TOKEN)
+
+
+def authorization_values(headers: Iterable[tuple[bytes, bytes]]) -> list[bytes]:
+    """Return every `Authorization` value among an ASGI scope's raw headers, in order.
+
+    Names are compared case-insensitively even though ASGI servers send them lower-cased, so
+    that a second header spelled differently is still seen (and refused as a duplicate).
+    """
+    return [value for name, value in headers if name.lower() == b"authorization"]
 
 
 def token_from_headers(values: Sequence[str | bytes], *, query_token: bool = False) -> str:

@@ -19,7 +19,7 @@ import json
 from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
 from typing import Any, Final, TypeAlias
 
-from ._bearer import Verifier, query_has_token, token_from_headers
+from ._bearer import Verifier, authorization_values, query_has_token, token_from_headers
 from ._responses import error_response
 from ._token import AccessToken
 from .errors import AccessTokenError, KeySourceError, MissingToken
@@ -99,7 +99,7 @@ class AccessTokenMiddleware:
         return path in self._excluded_paths or path.startswith(self._excluded_below)
 
     async def _authenticate(self, scope: Scope) -> AccessToken | None:
-        values = [value for name, value in scope["headers"] if name.lower() == b"authorization"]
+        values = authorization_values(scope["headers"])
         query = scope.get("query_string", b"")
         try:
             raw = token_from_headers(values, query_token=bool(query) and query_has_token(query))

@@ -27,7 +27,7 @@ from collections.abc import Collection
 from functools import cached_property
 from typing import Any
 
-from ._bearer import Verifier, query_has_token, token_from_headers
+from ._bearer import Verifier, authorization_values, query_has_token, token_from_headers
 from ._responses import error_response
 from ._token import AccessToken
 from .errors import AccessTokenError, MissingToken
@@ -103,8 +103,9 @@ class BearerAuth(SecurityBase):
             AccessTokenHTTPException: the token is missing, malformed, invalid or lacks a
                 scope or role (400/401/403), or tokens cannot be checked right now (503).
         """
-        values = request.headers.getlist("authorization")
-        query_token = query_has_token(request.scope.get("query_string", b""))
+        scope = request.scope  # raw headers: no Starlette `Headers` object built per request
+        values = authorization_values(scope["headers"])
+        query_token = query_has_token(scope.get("query_string", b""))
         try:
             try:
                 raw = token_from_headers(values, query_token=query_token)
