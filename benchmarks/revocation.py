@@ -3,6 +3,7 @@
     python benchmarks/revocation.py            # a few seconds per case
     python benchmarks/revocation.py --quick    # about ten seconds in all
     python benchmarks/revocation.py --redis-url redis://127.0.0.1:6379/0
+    python benchmarks/revocation.py --json out.json
 
 For one ES256 token (and one opaque token), timed in one process, interleaved (every case
 once per round, many short rounds, the garbage collector off inside a round, medians over
@@ -30,9 +31,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from typing import Any
 
 import redis
 
+from _common import machine, publish
 from accesstoken import TokenRevoked
 from accesstoken.revocation import MemoryDenylist, RedisDenylist
 from accesstoken.testing import LocalIssuer
@@ -131,19 +134,35 @@ def measure(cases: dict[str, Case], rounds: int, calls: int) -> dict[str, float]
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def report(data: dict[str, Any]) -> str:
+    """Return one line per case: µs per call and the ratio to a plain verification."""
+    results = data["results"]
+    base = results["plain verify"]
+    lines = [f"{'case':<26} {'µs/call':>9} {'vs plain':>9}"]
+    for name, micros in results.items():
+        lines.append(f"{name:<26} {micros:>9.1f} {micros / base:>8.2f}x")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     parser.add_argument("--redis-url", help="a Redis to use instead of a throwaway server")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     options = parser.parse_args()
     rounds, calls = (15, 200) if options.quick else (40, 500)
+    started = time.perf_counter()
     with ExitStack() as stack:
         url = options.redis_url or stack.enter_context(local_redis())
         results = measure(build_cases(stack, url), rounds, calls)
-    base = results["plain verify"]
-    print(f"{'case':<26} {'µs/call':>9} {'vs plain':>9}")
-    for name, seconds in results.items():
-        print(f"{name:<26} {seconds * 1e6:>9.1f} {seconds / base:>8.2f}x")
+    data = {
+        "machine": machine(),
+        "rounds": rounds,
+        "calls": calls,
+        "results": {name: seconds * 1e6 for name, seconds in results.items()},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    publish(data, report(data), options.json)
     return 0
 
 
