@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from heapq import heappop, heappush
-from typing import Final, TypeAlias
+from typing import Final, NamedTuple, TypeAlias
 
 from . import _claims, _options
 from ._algorithms import SUPPORTED_ALGORITHMS
@@ -34,6 +34,14 @@ from .errors import InsufficientScope, TokenRevoked, UnknownKey
 __all__ = ["TokenVerifier"]
 
 Clock: TypeAlias = Callable[[], float]
+
+
+class _KeysNeeded(NamedTuple):
+    """A token parsed up to its key lookup, waiting for keys that take I/O to get."""
+
+    unverified: UnverifiedToken
+    header: Header
+    now: float
 
 
 # Validated headers, by their base64url segment: issuers sign thousands of tokens with the
@@ -109,20 +117,12 @@ class TokenVerifier:
             TokenError: one subclass per reason the token is refused.
             KeySourceError: keys or the revocation store cannot be reached right now.
         """
-        text = prepare(raw, self._max_token_bytes)
         demanded = self._demanded_scopes(scopes) if scopes else self._required_scopes
-        now = self._clock()
-        token = self._cached(text, now) if self._cache is not None else None
-        if token is None:
-            unverified = split(text)
-            header = self._header(unverified.header_segment)
-            key = self._key_at_hand(header)
-            if key is None:
-                keys = self._keys
-                key = keys.key_set().select(header.kid, header.alg) or _fresh(
-                    keys.refresh(), header
-                )
-            token = self._check(unverified, header, key, now)
+        token = self._verify_at_hand(raw)
+        if isinstance(token, _KeysNeeded):
+            keys, header = self._keys, token.header
+            key = keys.key_set().select(header.kid, header.alg) or _fresh(keys.refresh(), header)
+            token = self._check(token.unverified, header, key, token.now)
         if self._revocation is not None and self._revocation.is_revoked(token):
             raise TokenRevoked()
         return _authorized(token, demanded)
@@ -132,28 +132,37 @@ class TokenVerifier:
 
         The same steps as `verify()`, in the same order.
         """
-        text = prepare(raw, self._max_token_bytes)
         demanded = self._demanded_scopes(scopes) if scopes else self._required_scopes
-        now = self._clock()
-        token = self._cached(text, now) if self._cache is not None else None
-        if token is None:
-            unverified = split(text)
-            header = self._header(unverified.header_segment)
-            key = self._key_at_hand(header)
-            if key is None:
-                keys = self._keys
-                key = (await keys.key_set_async()).select(header.kid, header.alg) or _fresh(
-                    await keys.refresh_async(), header
-                )
-            token = self._check(unverified, header, key, now)
+        token = self._verify_at_hand(raw)
+        if isinstance(token, _KeysNeeded):
+            keys, header = self._keys, token.header
+            key = (await keys.key_set_async()).select(header.kid, header.alg) or _fresh(
+                await keys.refresh_async(), header
+            )
+            token = self._check(token.unverified, header, key, token.now)
         if self._revocation is not None and await self._revocation.is_revoked_async(token):
             raise TokenRevoked()
         return _authorized(token, demanded)
 
-    def _key_at_hand(self, header: Header) -> VerificationKey | None:
-        """Return the token's key from a key set held without I/O; None: ask the source."""
+    def _verify_at_hand(self, raw: str | bytes) -> AccessToken | _KeysNeeded:
+        """Verify `raw` as far as it goes without I/O: to the end when its key is at hand.
+
+        Size, structure and header are checked first; a token verified before (`cache_size`)
+        only has its dates checked again.
+        """
+        text = prepare(raw, self._max_token_bytes)
+        now = self._clock()
+        if self._cache is not None:
+            cached = self._cached(text, now)
+            if cached is not None:
+                return cached
+        unverified = split(text)
+        header = self._header(unverified.header_segment)
         key_set = self._keys.key_set_nowait()
-        return None if key_set is None else key_set.select(header.kid, header.alg)
+        key = None if key_set is None else key_set.select(header.kid, header.alg)
+        if key is None:
+            return _KeysNeeded(unverified, header, now)
+        return self._check(unverified, header, key, now)
 
     def _header(self, segment: bytes) -> Header:
         header = self._headers.get(segment)
