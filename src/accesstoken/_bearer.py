@@ -34,8 +34,8 @@ __all__ = [
 # The b64token alphabet, for one bytes.translate() pass instead of a regular expression
 # over a token that is often a kilobyte long.
 _B64TOKEN: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
-_AUTH_SCHEME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2 token
-_BEARER: Final = "bearer"
+_AUTH_SCHEME: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2 token
+_BEARER: Final = b"bearer"
 
 
 @runtime_checkable
@@ -53,9 +53,12 @@ class Verifier(Protocol):
 
 def is_token68(value: str) -> bool:
     """Return whether `value` has the `b64token` syntax of RFC 6750 §2.1."""
-    if not value.isascii():
-        return False
-    body = value.encode("ascii").rstrip(b"=")
+    return value.isascii() and _is_b64token(value.encode("ascii"))
+
+
+def _is_b64token(data: bytes) -> bool:
+    # Bytes outside the alphabet (non-ASCII included) survive the deletion.
+    body = data.rstrip(b"=")
     return bool(body) and not body.translate(None, _B64TOKEN)
 
 
@@ -65,7 +68,11 @@ def authorization_values(headers: Iterable[tuple[bytes, bytes]]) -> list[bytes]:
     Names are compared case-insensitively even though ASGI servers send them lower-cased, so
     that a second header spelled differently is still seen (and refused as a duplicate).
     """
-    return [value for name, value in headers if name.lower() == b"authorization"]
+    values = []
+    for name, value in headers:  # a loop: a comprehension builds a function per call on 3.11
+        if len(name) == 13 and name.lower() == b"authorization":
+            values.append(value)
+    return values
 
 
 def token_from_headers(values: Sequence[str | bytes], *, query_token: bool = False) -> str:
@@ -88,16 +95,22 @@ def token_from_headers(values: Sequence[str | bytes], *, query_token: bool = Fal
     if len(values) > 1:
         raise InvalidRequest("The Authorization header must be sent once.")
     value = values[0]
-    if isinstance(value, bytes):
-        value = value.decode("latin-1")
-    scheme, space, token = value.partition(" ")
+    if isinstance(value, str):  # WSGI: header values are latin-1 text
+        try:
+            value = value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise InvalidRequest("The Authorization header is malformed.") from None
+    # Parsed as bytes, as ASGI hands them over: the token is decoded once, after it is known
+    # to be ASCII.
+    scheme, space, token = value.partition(b" ")
     if scheme.lower() != _BEARER:
         if _AUTH_SCHEME.fullmatch(scheme):
             raise MissingToken()  # another scheme's credentials: no bearer token was offered
         raise InvalidRequest("The Authorization header is malformed.")
-    if not space or not is_token68(token):
+    body = token.rstrip(b"=")  # b64token, as _is_b64token() checks it (inline: once a request)
+    if not space or not body or body.translate(None, _B64TOKEN):
         raise InvalidRequest('The Authorization header must be "Bearer" and one token.')
-    return token
+    return token.decode("ascii")
 
 
 def query_has_token(query_string: str | bytes) -> bool:

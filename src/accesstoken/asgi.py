@@ -21,7 +21,6 @@ from typing import Any, Final, TypeAlias
 
 from ._bearer import Verifier, authorization_values, query_has_token, token_from_headers
 from ._responses import error_response
-from ._token import AccessToken
 from .errors import AccessTokenError, KeySourceError, MissingToken
 
 __all__ = ["ASGIApp", "AccessTokenMiddleware", "Message", "Receive", "Scope", "Send"]
@@ -85,7 +84,12 @@ class AccessTokenMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            token = await self._authenticate(scope)
+            raw = self._raw_token(scope)
+            token = None
+            if raw is not None:
+                token = await self.verifier.verify_async(raw, scopes=self.scopes)
+                if self.roles:
+                    token.require_roles(*self.roles)
         except AccessTokenError as exc:
             if scope["type"] == "http":
                 await self._refuse_http(exc, send)
@@ -98,19 +102,16 @@ class AccessTokenMiddleware:
     def _excluded(self, path: str) -> bool:
         return path in self._excluded_paths or path.startswith(self._excluded_below)
 
-    async def _authenticate(self, scope: Scope) -> AccessToken | None:
+    def _raw_token(self, scope: Scope) -> str | None:
+        """Return the request's bearer token; None when there is none and that is allowed."""
         values = authorization_values(scope["headers"])
         query = scope.get("query_string", b"")
         try:
-            raw = token_from_headers(values, query_token=bool(query) and query_has_token(query))
+            return token_from_headers(values, query_token=bool(query) and query_has_token(query))
         except MissingToken:
             if self.optional:
                 return None
             raise
-        token = await self.verifier.verify_async(raw, scopes=self.scopes)
-        if self.roles:
-            token.require_roles(*self.roles)
-        return token
 
     async def _refuse_http(self, exc: AccessTokenError, send: Send) -> None:
         status, headers, body = self._answer(exc)

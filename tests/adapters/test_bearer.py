@@ -47,6 +47,8 @@ def test_token68_characters_and_padding_are_accepted() -> None:
         "Bearer a=b",  # "=" only at the end
         'Bearer "abc"',
         "Bearer abc\u00e9",
+        "Bearer abc\u20ac",  # not even latin-1
+        "B\u00e9arer abc",
         " Bearer abc",
         "Bearer a, Bearer b",  # two headers folded into one by the server
     ],
