@@ -22,11 +22,13 @@ route), giving server CPU µs per request.
 Auth adds tens of µs to requests that cost several hundred under a server, so the figure
 that the target is judged on comes from the same four apps called directly, in this
 process, with an ASGI scope and no-op receive/send: many interleaved rounds, the collector
-off inside a round, medians. "Extra" is the auth app's µs per request minus its no-auth
-twin's. It is compared with `verify_async()` of the same token timed in the same rounds
-twice: in a tight loop (hot caches, the optimistic figure) and between requests of the
-plain app (the plain app plus a verification, minus the plain app: what verifying costs
-inside a request, where the app's code has evicted the verifier's from the CPU caches).
+off inside a round. "Extra" is the auth app's µs per request minus its no-auth twin's in the
+same round, its median over rounds (a median of paired differences: a drift of the
+machine's speed between rounds cancels out). It is compared with `verify_async()` of the
+same token timed in the same rounds twice: in a tight loop (hot caches, the optimistic
+figure) and between requests of the plain app (the plain app plus a verification, minus the
+plain app in the same round: what verifying costs inside a request, where the app's code
+has evicted the verifier's from the CPU caches).
 """
 
 from __future__ import annotations
@@ -304,7 +306,17 @@ def called_directly(token: str, pem: str, *, rounds: int) -> dict[str, float]:
     if statuses != {200}:
         raise RuntimeError(f"direct calls answered {sorted(statuses)}, not only 200")
     medians = {name: median(values) for name, values in samples.items()}
-    medians["verify_in_request"] = medians.pop("starlette+verify_async") - medians["starlette"]
+
+    def paired(name: str, base: str) -> float:
+        # The median of the differences within each round, not the difference of the
+        # medians: both were timed moments apart, so a drift of the machine's speed between
+        # rounds (large on a shared VM) cancels out.
+        return median([a - b for a, b in zip(samples[name], samples[base], strict=True)])
+
+    medians["verify_in_request"] = paired("starlette+verify_async", "starlette")
+    del medians["starlette+verify_async"]
+    for kind, base in PAIRS.items():
+        medians[f"{kind} extra"] = paired(kind, base)
     return medians
 
 
@@ -326,7 +338,7 @@ def run(
     )  # fmt: skip
     results = {kind: {**served[kind], "direct_us": direct[kind]} for kind in APPS}
     for kind, base in PAIRS.items():
-        results[kind]["extra_us"] = direct[kind] - direct[base]
+        results[kind]["extra_us"] = direct[f"{kind} extra"]
         results[kind]["extra_cpu_us"] = served[kind]["cpu_us"] - served[base]["cpu_us"]
     return {
         "machine": machine(),
@@ -347,7 +359,8 @@ def report(data: dict[str, Any]) -> str:
     lines = [
         f"Under uvicorn: {data['rounds']} rounds × {data['requests_per_round']} requests per "
         f"app, {data['concurrency']} in flight. Called directly: {data['direct_rounds']} "
-        f"rounds × {DIRECT_CALLS} requests. RS256, medians.",
+        f"rounds × {DIRECT_CALLS} requests. RS256, medians (extras: of the differences "
+        "within each round).",
         "",
         "| app | req/s (uvicorn) | server CPU µs/req | µs/req called directly "
         "| extra µs/req (direct) | extra CPU µs/req (uvicorn) |",
@@ -400,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         requests=args.requests or (500 if args.quick else 2000),
         concurrency=args.concurrency,
         lifetime=args.lifetime,
-        direct_rounds=15 if args.quick else 61,
+        direct_rounds=31 if args.quick else 201,
     )
     data["seconds"] = round(time.monotonic() - started, 1)
     publish(data, report(data), args.json)
