@@ -41,11 +41,10 @@ from ._keys.cache import RefreshPolicy
 from ._keys.discovery import check_issuer, fetch_metadata, fetch_metadata_async
 from ._keys.http import Fetcher, check_url, fetch_json, fetch_json_async
 from ._keys.jwks import RemoteDocument
-from ._pipeline import prepare, token_from_claims
+from ._pipeline import check_scopes, demanded_scopes, prepare, token_from_claims
 from ._revocation import RevocationCheck
 from ._token import AccessToken
 from .errors import (
-    InsufficientScope,
     KeySourceUnavailable,
     MalformedToken,
     TokenInactive,
@@ -308,7 +307,7 @@ class IntrospectionVerifier:
         text = prepare(raw, self._max_token_bytes)
         if not is_token68(text):  # RFC 6750 §2.1: nothing else is a bearer token
             raise MalformedToken()
-        demanded = self._demanded_scopes(scopes)
+        demanded = demanded_scopes(self._required_scopes, scopes)
         answer = yield _Introspect(text)
         assert isinstance(answer, Answer)
         if answer.claims is None:
@@ -316,16 +315,7 @@ class IntrospectionVerifier:
         token = token_from_claims(text, _NO_HEADER, answer.claims, self._policy, self._clock())
         if self._revocation is not None and (yield _CheckRevoked(self._revocation, token)):
             raise TokenRevoked()
-        if not token.scopes.issuperset(demanded):
-            raise InsufficientScope(demanded)
-        return token
-
-    def _demanded_scopes(self, scopes: Collection[str]) -> frozenset[str]:
-        if not scopes:
-            return self._required_scopes
-        if isinstance(scopes, str):
-            scopes = (scopes,)
-        return self._required_scopes.union(scopes)
+        return check_scopes(token, demanded)
 
     def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
         """Return the `AccessToken` the issuer vouches for (with or without "Bearer ").

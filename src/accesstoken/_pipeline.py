@@ -12,7 +12,7 @@ decoded.
 from __future__ import annotations
 
 from binascii import a2b_base64
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
@@ -22,14 +22,22 @@ from ._algorithms import ALGORITHMS, Algorithm
 from ._json import loads_strict
 from ._keys.base import VerificationKey
 from ._token import AccessToken
-from .errors import DisallowedAlgorithm, InvalidClaim, InvalidSignature, MalformedToken
+from .errors import (
+    DisallowedAlgorithm,
+    InsufficientScope,
+    InvalidClaim,
+    InvalidSignature,
+    MalformedToken,
+)
 
 __all__ = [
     "ClaimsPolicy",
     "Header",
     "UnverifiedToken",
     "check_claims",
+    "check_scopes",
     "check_signature",
+    "demanded_scopes",
     "parse_header",
     "prepare",
     "split",
@@ -249,3 +257,26 @@ def token_from_claims(
         scopes=_claims.read_scopes(claims, policy.scope_claim),
         roles=_claims.read_roles(claims, policy.roles_path),
     )
+
+
+def demanded_scopes(required: frozenset[str], scopes: Collection[str]) -> frozenset[str]:
+    """Return the scopes one call demands: the verifier's `required` ones and the call's own.
+
+    A single string is one scope, not a collection of characters.
+    """
+    if not scopes:
+        return required
+    if isinstance(scopes, str):
+        scopes = (scopes,)
+    return required.union(scopes)
+
+
+def check_scopes(token: AccessToken, demanded: frozenset[str]) -> AccessToken:
+    """Return `token` if it grants every scope in `demanded` (RFC 6750 §3.1).
+
+    Raises:
+        InsufficientScope: naming every demanded scope.
+    """
+    if demanded and not token.scopes.issuperset(demanded):
+        raise InsufficientScope(demanded)
+    return token

@@ -22,14 +22,16 @@ from ._pipeline import (
     Header,
     UnverifiedToken,
     check_claims,
+    check_scopes,
     check_signature,
+    demanded_scopes,
     parse_header,
     prepare,
     split,
 )
 from ._revocation import RevocationCheck
 from ._token import AccessToken
-from .errors import InsufficientScope, TokenRevoked, UnknownKey
+from .errors import TokenRevoked, UnknownKey
 
 __all__ = ["TokenVerifier"]
 
@@ -117,7 +119,9 @@ class TokenVerifier:
             TokenError: one subclass per reason the token is refused.
             KeySourceError: keys or the revocation store cannot be reached right now.
         """
-        demanded = self._demanded_scopes(scopes) if scopes else self._required_scopes
+        demanded = (
+            demanded_scopes(self._required_scopes, scopes) if scopes else self._required_scopes
+        )
         token = self._verify_at_hand(raw)
         if isinstance(token, _KeysNeeded):
             keys, header = self._keys, token.header
@@ -125,14 +129,16 @@ class TokenVerifier:
             token = self._check(token.unverified, header, key, token.now)
         if self._revocation is not None and self._revocation.is_revoked(token):
             raise TokenRevoked()
-        return _authorized(token, demanded)
+        return check_scopes(token, demanded)
 
     async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
         """Return the verified token in `raw`, fetching keys without blocking the event loop.
 
         The same steps as `verify()`, in the same order.
         """
-        demanded = self._demanded_scopes(scopes) if scopes else self._required_scopes
+        demanded = (
+            demanded_scopes(self._required_scopes, scopes) if scopes else self._required_scopes
+        )
         token = self._verify_at_hand(raw)
         if isinstance(token, _KeysNeeded):
             keys, header = self._keys, token.header
@@ -142,7 +148,7 @@ class TokenVerifier:
             token = self._check(token.unverified, header, key, token.now)
         if self._revocation is not None and await self._revocation.is_revoked_async(token):
             raise TokenRevoked()
-        return _authorized(token, demanded)
+        return check_scopes(token, demanded)
 
     def _verify_at_hand(self, raw: str | bytes) -> AccessToken | _KeysNeeded:
         """Verify `raw` as far as it goes without I/O: to the end when its key is at hand.
@@ -190,13 +196,6 @@ class TokenVerifier:
             _claims.check_times(token.claims, now, self._policy.leeway)
         return token
 
-    def _demanded_scopes(self, scopes: Collection[str]) -> frozenset[str]:
-        if not scopes:
-            return self._required_scopes
-        if isinstance(scopes, str):
-            scopes = (scopes,)
-        return self._required_scopes.union(scopes)
-
     def __repr__(self) -> str:
         policy = self._policy
         return (
@@ -211,13 +210,6 @@ def _fresh(key_set: KeySet | None, header: Header) -> VerificationKey:
     if key is None:
         raise UnknownKey()
     return key
-
-
-def _authorized(token: AccessToken, demanded: frozenset[str]) -> AccessToken:
-    """Return `token` if it grants every scope the call demands."""
-    if demanded and not token.scopes.issuperset(demanded):
-        raise InsufficientScope(demanded)
-    return token
 
 
 class _VerifiedTokens:
