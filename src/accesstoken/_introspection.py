@@ -27,7 +27,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Collection, Generator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, TypeAlias, TypeVar
 from urllib.parse import quote_plus
@@ -40,7 +40,7 @@ from ._bearer import is_token68
 from ._keys.cache import RefreshPolicy
 from ._keys.discovery import check_issuer, fetch_metadata, fetch_metadata_async
 from ._keys.http import Fetcher, check_url, fetch_json, fetch_json_async
-from ._keys.jwks import RemoteDocument
+from ._keys.jwks import Flight, RemoteDocument
 from ._pipeline import check_scopes, demanded_scopes, prepare, token_from_claims
 from ._revocation import RevocationCheck
 from ._token import AccessToken
@@ -56,9 +56,6 @@ __all__ = ["IntrospectionVerifier", "read_introspection"]
 Clock: TypeAlias = Callable[[], float]
 V = TypeVar("V", bound="IntrospectionVerifier")
 
-# How long past its deadline a flight is awaited before its waiters give up on it; covers
-# an owner that can no longer finish (a stopped event loop), as in `_keys/jwks.py`.
-_GRACE: Final = 0.25
 _TIMED_OUT: Final = "The authorization server did not answer in time."
 _BAD_METADATA: Final = "The authorization server's metadata is unusable."
 _NO_HEADER: Final[Mapping[str, Any]] = MappingProxyType({})
@@ -115,22 +112,6 @@ class _CheckRevoked:
 
 _Request: TypeAlias = "_Introspect | _CheckRevoked"
 _Flow: TypeAlias = Generator[_Request, "Answer | bool", AccessToken]
-
-
-@dataclass(slots=True)
-class _Flight:
-    """One introspection call under way; `done` resolves to its `Answer`."""
-
-    deadline: float  # time.monotonic()
-    done: concurrent.futures.Future[Answer] = field(default_factory=concurrent.futures.Future)
-
-    def __post_init__(self) -> None:
-        # A running future cannot be cancelled: a waiter that gives up (asyncio.wait_for
-        # cancels what it wraps) never cancels the call the other waiters share.
-        self.done.set_running_or_notify_cancel()
-
-    def remaining(self) -> float:
-        return max(0.0, self.deadline + _GRACE - time.monotonic())
 
 
 def _client_auth(
@@ -254,7 +235,7 @@ class IntrospectionVerifier:
         self._cache: TLRUCache[bytes, Answer] | None = None
         if max_cache_entries and (self._cache_ttl or self._negative_cache_ttl):
             self._cache = TLRUCache(max_cache_entries, ttu=_expiry, timer=self._clock)
-        self._flights: dict[bytes, _Flight] = {}
+        self._flights: dict[bytes, Flight[Answer]] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # asyncio keeps only weak references
         self._metadata: RemoteDocument[Mapping[str, Any]] | None = None
         self._issuer_url: str | None = None
@@ -359,7 +340,7 @@ class IntrospectionVerifier:
 
     # -- cache and single flight: decisions under the lock, no I/O --------------------------
 
-    def _plan(self, key: bytes) -> tuple[Answer | None, _Flight | None, bool]:
+    def _plan(self, key: bytes) -> tuple[Answer | None, Flight[Answer] | None, bool]:
         """Return (cached answer, None, False), or (None, flight to wait for, start it?)."""
         with self._lock:
             if self._cache is not None:
@@ -370,11 +351,11 @@ class IntrospectionVerifier:
             if flight is not None and flight.remaining() > 0:
                 return None, flight, False
             # None under way, or one whose owner is gone: this caller makes the call.
-            flight = _Flight(time.monotonic() + self._fetcher.timeout)
+            flight = Flight(time.monotonic() + self._fetcher.timeout)
             self._flights[key] = flight
             return None, flight, True
 
-    def _settle(self, key: bytes, flight: _Flight, document: Mapping[str, Any]) -> None:
+    def _settle(self, key: bytes, flight: Flight[Answer], document: Mapping[str, Any]) -> None:
         now = self._clock()
         answer = read_introspection(document, now, self._cache_ttl, self._negative_cache_ttl)
         with self._lock:
@@ -384,7 +365,7 @@ class IntrospectionVerifier:
                 del self._flights[key]
         flight.done.set_result(answer)
 
-    def _fail(self, key: bytes, flight: _Flight, exc: BaseException) -> None:
+    def _fail(self, key: bytes, flight: Flight[Answer], exc: BaseException) -> None:
         """Hand a failure to every waiter; nothing is cached, so the next call asks again."""
         with self._lock:
             if self._flights.get(key) is flight:
@@ -457,7 +438,7 @@ class IntrospectionVerifier:
         except KeySourceUnavailable as exc:
             raise KeySourceUnavailable(exc.description) from exc
 
-    async def _run_async(self, key: bytes, flight: _Flight, text: str) -> None:
+    async def _run_async(self, key: bytes, flight: Flight[Answer], text: str) -> None:
         try:
             response = await fetch_json_async(
                 self._fetcher.async_client(),

@@ -73,12 +73,16 @@ def parse_jwks(document: dict[str, Any]) -> KeySet:
 
 
 @dataclass(slots=True)
-class _Flight:
-    """One fetch under way; `done` resolves to whether it succeeded."""
+class Flight(Generic[T]):
+    """One call under way that several callers wait for; `done` resolves to its result.
 
-    sequence: int
+    Shared with `IntrospectionVerifier`, whose calls are single-flighted the same way.
+    """
+
     deadline: float  # time.monotonic()
-    done: concurrent.futures.Future[bool] = field(default_factory=concurrent.futures.Future)
+    done: concurrent.futures.Future[T] = field(
+        default_factory=concurrent.futures.Future, init=False
+    )
 
     def __post_init__(self) -> None:
         # A running future cannot be cancelled, so a waiter that gives up (asyncio.wait_for
@@ -87,6 +91,13 @@ class _Flight:
 
     def remaining(self) -> float:
         return max(0.0, self.deadline + _GRACE - time.monotonic())
+
+
+@dataclass(slots=True)
+class _Flight(Flight[bool]):
+    """One fetch of the document under way; `done` resolves to whether it succeeded."""
+
+    sequence: int  # the cache's number for this fetch: an older answer never wins
 
 
 class RemoteDocument(Generic[T]):
@@ -137,7 +148,7 @@ class RemoteDocument(Generic[T]):
                 return None, flight, False
             if decision is Decision.UNAVAILABLE:
                 raise self._unavailable()
-            flight = _Flight(self._cache.begin(), time.monotonic() + self._timeout)
+            flight = _Flight(time.monotonic() + self._timeout, self._cache.begin())
             self._flight = flight
             return None, flight, True
 
