@@ -107,8 +107,7 @@ def token_from_headers(values: Sequence[str | bytes], *, query_token: bool = Fal
         if _AUTH_SCHEME.fullmatch(scheme):
             raise MissingToken()  # another scheme's credentials: no bearer token was offered
         raise InvalidRequest("The Authorization header is malformed.")
-    body = token.rstrip(b"=")  # b64token, as _is_b64token() checks it (inline: once a request)
-    if not space or not body or body.translate(None, _B64TOKEN):
+    if not space or not _is_b64token(token):
         raise InvalidRequest('The Authorization header must be "Bearer" and one token.')
     return token.decode("ascii")
 
