@@ -119,9 +119,7 @@ class TokenVerifier:
             TokenError: one subclass per reason the token is refused.
             KeySourceError: keys or the revocation store cannot be reached right now.
         """
-        demanded = (
-            demanded_scopes(self._required_scopes, scopes) if scopes else self._required_scopes
-        )
+        demanded = demanded_scopes(self._required_scopes, scopes)
         token = self._verify_at_hand(raw)
         if isinstance(token, _KeysNeeded):
             keys, header = self._keys, token.header
@@ -136,9 +134,7 @@ class TokenVerifier:
 
         The same steps as `verify()`, in the same order.
         """
-        demanded = (
-            demanded_scopes(self._required_scopes, scopes) if scopes else self._required_scopes
-        )
+        demanded = demanded_scopes(self._required_scopes, scopes)
         token = self._verify_at_hand(raw)
         if isinstance(token, _KeysNeeded):
             keys, header = self._keys, token.header
