@@ -9,24 +9,21 @@ Asking on every request would put the identity provider on every request's path,
 answers are cached under the SHA-256 of the token (the token itself is never a key, a log
 line or an error message): a positive answer at most `cache_ttl` seconds and never past
 the token's `exp`, a negative one `negative_cache_ttl` seconds. Failures are never cached.
-Concurrent requests for one token share one call ("single flight"), whether they come
-from threads or asyncio tasks: a `concurrent.futures.Future` per token, the first caller
-fetches and every caller waits on it with a bounded wait, as `_keys/jwks.py` does.
+Concurrent requests for one token share one call, whether they come from threads or
+asyncio tasks: `_remote.flight.SingleFlight`, keyed by the token's hash, the engine that
+JWK Sets and discovery documents use too.
 
-The checks are written once, as a generator (`_flow`) that yields what it needs (an
-introspection answer, a revocation answer), like `TokenVerifier`; `verify()` and
-`verify_async()` only answer those needs.
+The checks are written once, as a flow (`_remote.flow`) that yields the calls it needs
+(an introspection answer, a revocation answer); `verify()` runs it in the caller's thread,
+`verify_async()` on the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import hashlib
 import math
-import threading
 import time
-from collections.abc import Callable, Collection, Generator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, TypeAlias, TypeVar
@@ -34,30 +31,26 @@ from urllib.parse import quote_plus
 
 import httpx
 from cachetools import TLRUCache
+from typing_extensions import Unpack
 
 from . import _claims, _options
 from ._bearer import is_token68
-from ._keys.cache import RefreshPolicy
-from ._keys.discovery import check_issuer, fetch_metadata, fetch_metadata_async
-from ._keys.http import Fetcher, check_url, fetch_json, fetch_json_async
-from ._keys.jwks import Flight, RemoteDocument
+from ._keys.discovery import check_issuer, metadata_document, required
 from ._pipeline import check_scopes, demanded_scopes, prepare, token_from_claims
+from ._remote.fetch import check_url, fetch_json
+from ._remote.flight import Flight, RemoteDocument, SingleFlight
+from ._remote.flow import Call, Flow, run, run_async
+from ._remote.policy import RefreshPolicy
+from ._remote.settings import HTTPOptions, RemoteSettings, http_settings
 from ._revocation import RevocationCheck
 from ._token import AccessToken
-from .errors import (
-    KeySourceUnavailable,
-    MalformedToken,
-    TokenInactive,
-    TokenRevoked,
-)
+from .errors import MalformedToken, TokenInactive, TokenRevoked
 
 __all__ = ["IntrospectionVerifier", "read_introspection"]
 
 Clock: TypeAlias = Callable[[], float]
 V = TypeVar("V", bound="IntrospectionVerifier")
 
-_TIMED_OUT: Final = "The authorization server did not answer in time."
-_BAD_METADATA: Final = "The authorization server's metadata is unusable."
 _NO_HEADER: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
@@ -97,21 +90,9 @@ def _expiry(_key: bytes, answer: Answer, _now: float) -> float:
     return answer.until
 
 
-@dataclass(frozen=True, slots=True)
-class _Introspect:
-    """A request from the flow to its driver: the answer for this token."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class _CheckRevoked:
-    check: RevocationCheck
-    token: AccessToken
-
-
-_Request: TypeAlias = "_Introspect | _CheckRevoked"
-_Flow: TypeAlias = Generator[_Request, "Answer | bool", AccessToken]
+def revocation_call(check: RevocationCheck, token: AccessToken) -> Call[bool]:
+    """Return the `Call` a flow yields to ask `check` whether `token` is revoked."""
+    return Call(check.is_revoked, check.is_revoked_async, (token,))
 
 
 def _client_auth(
@@ -184,9 +165,6 @@ class IntrospectionVerifier:
         auth: httpx.Auth | None = None,
         issuer: str | Collection[str] | None,
         audience: str | Collection[str] | None,
-        http_client: httpx.Client | None = None,
-        async_http_client: httpx.AsyncClient | None = None,
-        timeout: float = 5.0,
         cache_ttl: float = 60,
         negative_cache_ttl: float = 5,
         max_cache_entries: int = 100_000,
@@ -199,16 +177,15 @@ class IntrospectionVerifier:
         required_claims: Collection[str] = (),
         token_type_hint: str | None = "access_token",  # noqa: S107 - RFC 7662 §2.1 hint
         max_token_bytes: int = 8192,
-        max_response_bytes: int = 1_048_576,
+        **http: Unpack[HTTPOptions],
     ) -> None:
-        self._url: str | None = check_url(url)
+        unknown = http.keys() - HTTPOptions.__annotations__.keys()
+        if unknown:
+            raise TypeError(f"unexpected keyword arguments: {sorted(unknown)}")
+        # The endpoint, or (from_discovery) the metadata document that names it.
+        self._endpoint: str | RemoteDocument[Mapping[str, Any]] = check_url(url)
         self._auth = _client_auth(client_id, client_secret, auth)
-        self._fetcher = Fetcher(
-            http_client=http_client,
-            async_http_client=async_http_client,
-            timeout=timeout,
-            max_response_bytes=max_response_bytes,
-        )
+        self._http = http_settings(http)
         self._cache_ttl = _options.seconds(cache_ttl, "cache_ttl")
         self._negative_cache_ttl = _options.seconds(negative_cache_ttl, "negative_cache_ttl")
         max_cache_entries = _options.count(max_cache_entries, "max_cache_entries", minimum=0)
@@ -231,14 +208,13 @@ class IntrospectionVerifier:
         self._clock: Clock = clock if clock is not None else time.time
         self._revocation = revocation
         self._token_type_hint = token_type_hint
-        self._lock = threading.Lock()
         self._cache: TLRUCache[bytes, Answer] | None = None
         if max_cache_entries and (self._cache_ttl or self._negative_cache_ttl):
             self._cache = TLRUCache(max_cache_entries, ttu=_expiry, timer=self._clock)
-        self._flights: dict[bytes, Flight[Answer]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()  # asyncio keeps only weak references
-        self._metadata: RemoteDocument[Mapping[str, Any]] | None = None
-        self._issuer_url: str | None = None
+        # One call per token hash; the cache is read and written under its lock.
+        self._flights: SingleFlight[bytes, Answer] = SingleFlight(
+            self._http.timeout, self._settle_locked
+        )
 
     @classmethod
     def from_discovery(
@@ -271,30 +247,23 @@ class IntrospectionVerifier:
         options.setdefault("issuer", issuer)
         # The endpoint is not known yet: any valid URL passes the constructor's checks.
         verifier = cls(issuer, audience=audience, **options)
-        verifier._url = None
-        verifier._issuer_url = issuer
-        verifier._metadata = RemoteDocument(
-            verifier._fetch_metadata,
-            verifier._fetch_metadata_async,
-            policy=RefreshPolicy(math.inf, min_refresh_interval, 0),
-            timeout=verifier._fetcher.timeout,
-            clock=time.monotonic,
-        )
+        policy = RefreshPolicy(math.inf, min_refresh_interval, 0)
+        settings = RemoteSettings(verifier._http, policy, time.monotonic)
+        verifier._endpoint = metadata_document(issuer, "introspection_endpoint", settings)
         return verifier
 
     # -- the checks, written once -----------------------------------------------------------
 
-    def _flow(self, raw: str | bytes, scopes: Collection[str]) -> _Flow:
+    def _flow(self, raw: str | bytes, scopes: Collection[str]) -> Flow[AccessToken]:
         text = prepare(raw, self._max_token_bytes)
         if not is_token68(text):  # RFC 6750 §2.1: nothing else is a bearer token
             raise MalformedToken()
         demanded = demanded_scopes(self._required_scopes, scopes)
-        answer = yield _Introspect(text)
-        assert isinstance(answer, Answer)
+        answer = yield from self._answer(text)
         if answer.claims is None:
             raise TokenInactive()
         token = token_from_claims(text, _NO_HEADER, answer.claims, self._policy, self._clock())
-        if self._revocation is not None and (yield _CheckRevoked(self._revocation, token)):
+        if self._revocation is not None and (yield revocation_call(self._revocation, token)):
             raise TokenRevoked()
         return check_scopes(token, demanded)
 
@@ -309,180 +278,50 @@ class IntrospectionVerifier:
             KeySourceUnavailable: the endpoint is unreachable, slow, or answered badly.
             RevocationUnavailable: the revocation check's store cannot be reached.
         """
-        flow = self._flow(raw, scopes)
-        try:
-            request = next(flow)
-            while True:
-                if isinstance(request, _Introspect):
-                    request = flow.send(self._answer(request.text))
-                else:
-                    request = flow.send(request.check.is_revoked(request.token))
-        except StopIteration as done:
-            token: AccessToken = done.value
-            return token
+        return run(self._flow(raw, scopes))
 
     async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
         """Return the `AccessToken` the issuer vouches for, without blocking the event loop.
 
         The same checks as `verify()`, in the same order.
         """
-        flow = self._flow(raw, scopes)
-        try:
-            request = next(flow)
-            while True:
-                if isinstance(request, _Introspect):
-                    request = flow.send(await self._answer_async(request.text))
-                else:
-                    request = flow.send(await request.check.is_revoked_async(request.token))
-        except StopIteration as done:
-            token: AccessToken = done.value
-            return token
+        return await run_async(self._flow(raw, scopes))
 
-    # -- cache and single flight: decisions under the lock, no I/O --------------------------
+    # -- the answer: cached, or one call per token however many ask --------------------------
 
-    def _plan(self, key: bytes) -> tuple[Answer | None, Flight[Answer] | None, bool]:
-        """Return (cached answer, None, False), or (None, flight to wait for, start it?)."""
-        with self._lock:
-            if self._cache is not None:
-                answer = self._cache.get(key)
-                if answer is not None:
-                    return answer, None, False
-            flight = self._flights.get(key)
-            if flight is not None and flight.remaining() > 0:
-                return None, flight, False
-            # None under way, or one whose owner is gone: this caller makes the call.
-            flight = Flight(time.monotonic() + self._fetcher.timeout)
-            self._flights[key] = flight
-            return None, flight, True
+    def _answer(self, text: str) -> Flow[Answer]:
+        key = hashlib.sha256(text.encode()).digest()
+        with self._flights.lock:
+            cached = self._cache.get(key) if self._cache is not None else None
+            if cached is not None:
+                return cached
+            flight, start = self._flights.join_locked(key)
+        answer: Answer = yield self._flights.call(
+            key, flight, start, lambda: self._introspect(text)
+        )
+        return answer
 
-    def _settle(self, key: bytes, flight: Flight[Answer], document: Mapping[str, Any]) -> None:
-        now = self._clock()
-        answer = read_introspection(document, now, self._cache_ttl, self._negative_cache_ttl)
-        with self._lock:
-            if self._cache is not None and answer.until > now:
-                self._cache[key] = answer
-            if self._flights.get(key) is flight:
-                del self._flights[key]
-        flight.done.set_result(answer)
-
-    def _fail(self, key: bytes, flight: Flight[Answer], exc: BaseException) -> None:
-        """Hand a failure to every waiter; nothing is cached, so the next call asks again."""
-        with self._lock:
-            if self._flights.get(key) is flight:
-                del self._flights[key]
-        flight.done.set_exception(exc)
-
-    def _form(self, text: str) -> dict[str, str]:
+    def _introspect(self, text: str) -> Flow[Answer]:
+        endpoint = self._endpoint
+        if not isinstance(endpoint, str):
+            endpoint = required((yield from endpoint.get()))["introspection_endpoint"]
         form = {"token": text}
         if self._token_type_hint is not None:
             form["token_type_hint"] = self._token_type_hint
-        return form
+        response = yield from fetch_json(
+            self._http, endpoint, method="POST", data=form, auth=self._auth
+        )
+        now = self._clock()
+        return read_introspection(response.document, now, self._cache_ttl, self._negative_cache_ttl)
 
-    # -- sync shell ---------------------------------------------------------------------------
-
-    def _answer(self, text: str) -> Answer:
-        key = hashlib.sha256(text.encode()).digest()
-        answer, flight, start = self._plan(key)
-        if flight is None:
-            assert answer is not None
-            return answer
-        if start:
-            try:
-                response = fetch_json(
-                    self._fetcher.client(),
-                    self._endpoint(),
-                    timeout=self._fetcher.timeout,
-                    max_response_bytes=self._fetcher.max_response_bytes,
-                    method="POST",
-                    data=self._form(text),
-                    auth=self._auth,
-                )
-            except BaseException as exc:
-                self._fail(key, flight, exc)
-                raise
-            self._settle(key, flight, response.document)
-        try:
-            return flight.done.result(timeout=flight.remaining())
-        except concurrent.futures.TimeoutError:
-            raise KeySourceUnavailable(_TIMED_OUT) from None
-        except KeySourceUnavailable as exc:  # a new error per waiter, like jwks.py
-            raise KeySourceUnavailable(exc.description) from exc
-
-    def _endpoint(self) -> str:
-        if self._url is not None:
-            return self._url
-        assert self._metadata is not None
-        return _introspection_endpoint(self._metadata.get())
-
-    def _fetch_metadata(self) -> tuple[Mapping[str, Any], None]:
-        assert self._issuer_url is not None
-        return _with_endpoint(fetch_metadata(self._fetcher, self._issuer_url))
-
-    # -- async shell --------------------------------------------------------------------------
-
-    async def _answer_async(self, text: str) -> Answer:
-        key = hashlib.sha256(text.encode()).digest()
-        answer, flight, start = self._plan(key)
-        if flight is None:
-            assert answer is not None
-            return answer
-        if start:
-            # A task of its own: a caller cancelled mid-call leaves it to the other waiters.
-            task = asyncio.get_running_loop().create_task(self._run_async(key, flight, text))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(flight.done), flight.remaining())
-        except asyncio.TimeoutError:
-            raise KeySourceUnavailable(_TIMED_OUT) from None
-        except KeySourceUnavailable as exc:
-            raise KeySourceUnavailable(exc.description) from exc
-
-    async def _run_async(self, key: bytes, flight: Flight[Answer], text: str) -> None:
-        try:
-            response = await fetch_json_async(
-                self._fetcher.async_client(),
-                await self._endpoint_async(),
-                timeout=self._fetcher.timeout,
-                max_response_bytes=self._fetcher.max_response_bytes,
-                method="POST",
-                data=self._form(text),
-                auth=self._auth,
-            )
-        except asyncio.CancelledError:
-            self._fail(key, flight, KeySourceUnavailable(_TIMED_OUT))
-            raise
-        except Exception as exc:  # KeySourceUnavailable, or a bug: every waiter sees it
-            self._fail(key, flight, exc)
-        else:
-            self._settle(key, flight, response.document)
-
-    async def _endpoint_async(self) -> str:
-        if self._url is not None:
-            return self._url
-        assert self._metadata is not None
-        return _introspection_endpoint(await self._metadata.get_async())
-
-    async def _fetch_metadata_async(self) -> tuple[Mapping[str, Any], None]:
-        assert self._issuer_url is not None
-        return _with_endpoint(await fetch_metadata_async(self._fetcher, self._issuer_url))
+    def _settle_locked(
+        self, key: bytes, _flight: Flight[Answer], answer: Answer | None, _error: object
+    ) -> None:
+        """Keep an answer while it may be reused; a failure is never kept (the next call asks)."""
+        if answer is not None and self._cache is not None and answer.until > self._clock():
+            self._cache[key] = answer
 
     def __repr__(self) -> str:
-        where = self._url if self._url is not None else f"discovery of {self._issuer_url}"
+        endpoint = self._endpoint
+        where = endpoint if isinstance(endpoint, str) else "discovery"
         return f"IntrospectionVerifier({where!r}, audience={self._policy.audiences!r})"
-
-
-def _with_endpoint(metadata: Mapping[str, Any]) -> tuple[Mapping[str, Any], None]:
-    """Return metadata whose `introspection_endpoint` (RFC 8414 §2) is usable, else raise."""
-    try:
-        check_url(metadata.get("introspection_endpoint"))  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise KeySourceUnavailable(_BAD_METADATA) from exc
-    return metadata, None
-
-
-def _introspection_endpoint(metadata: Mapping[str, Any] | None) -> str:
-    if metadata is None:  # only a forced refresh declines; a guard for type checkers
-        raise KeySourceUnavailable()
-    endpoint: str = metadata["introspection_endpoint"]
-    return endpoint

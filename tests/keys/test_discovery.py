@@ -9,7 +9,8 @@ import pytest
 
 from accesstoken import KeySourceUnavailable
 from accesstoken._keys.discovery import OIDCDiscovery, discovery_urls, fetch_metadata
-from accesstoken._keys.http import Fetcher
+from accesstoken._remote.fetch import HTTP
+from accesstoken._remote.flow import run
 
 from ._server import Reply, Server
 from .conftest import Caller, FakeClock, kids
@@ -139,7 +140,7 @@ def test_100_tasks_make_one_discovery_request(
 
 def test_fetch_metadata_for_other_clients(server: Server, ec_jwk: dict[str, Any]) -> None:
     server.route(OIDC, Reply({"issuer": server.url, "introspection_endpoint": "https://i/x"}))
-    metadata = fetch_metadata(Fetcher(timeout=2), server.url)
+    metadata = run(fetch_metadata(HTTP(timeout=2), server.url))
     assert metadata["introspection_endpoint"] == "https://i/x"
 
 

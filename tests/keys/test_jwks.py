@@ -315,7 +315,7 @@ def test_redirect_to_another_host_is_refused(
     server.route("/old", Reply(status=302, headers={"Location": elsewhere}))
     server.route(PATH, Reply({"keys": [ec_jwk]}))
     source = JWKSEndpoint(server.url + "/old", clock=clock)
-    with pytest.raises(KeySourceUnavailable, match="another host"):
+    with pytest.raises(KeySourceUnavailable, match="another origin"):
         caller.key_set(source)
     assert server.count(PATH) == 0
 
@@ -494,7 +494,7 @@ def test_redirect_from_https_to_http_is_refused(
     ca.configure_trust(trusted)
     with httpx.Client(verify=trusted) as client:
         source = JWKSEndpoint(tls_server.url + "/old", http_client=client, clock=clock)
-        with pytest.raises(KeySourceUnavailable, match="another host"):
+        with pytest.raises(KeySourceUnavailable, match="another origin"):
             source.key_set()
     assert tls_server.count("/old") == 1
 

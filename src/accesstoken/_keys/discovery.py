@@ -6,8 +6,8 @@ The document is read from OpenID Connect Discovery 1.0 §4's
 exactly (OIDC Discovery §4.3, RFC 8414 §3.3): otherwise a server could hand out metadata,
 and so keys, for an issuer it does not speak for.
 
-`fetch_metadata()` and `fetch_metadata_async()` are the reusable part, for any client that
-needs another endpoint of the document (`introspection_endpoint`, RFC 8414 §2).
+`metadata_document()` is the reusable part, for any client that needs another endpoint of
+the document (`introspection_endpoint`, RFC 8414 §2).
 """
 
 from __future__ import annotations
@@ -15,19 +15,30 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
 import httpx
+from typing_extensions import Unpack
 
+from .._remote.fetch import HTTP, JSONResponse, check_url, fetch_json
+from .._remote.flight import RemoteDocument
+from .._remote.flow import Flow, run, run_async
+from .._remote.policy import RefreshPolicy
+from .._remote.settings import RemoteOptions, RemoteSettings
 from ..errors import KeySourceUnavailable
-from .base import KeySet, KeySource
-from .cache import RefreshPolicy
-from .http import Fetcher, JSONResponse, check_url
-from .jwks import JWKSEndpoint, RemoteDocument
+from .base import KeySet
+from .jwks import RemoteKeySource, key_set_document
 
-__all__ = ["OIDCDiscovery", "discovery_urls", "fetch_metadata", "fetch_metadata_async"]
+__all__ = [
+    "OIDCDiscovery",
+    "check_issuer",
+    "discovery_urls",
+    "fetch_metadata",
+    "metadata_document",
+    "required",
+]
 
 _OIDC: Final = "/.well-known/openid-configuration"
 _OAUTH: Final = "/.well-known/oauth-authorization-server"
@@ -79,54 +90,49 @@ def _telling(first: KeySourceUnavailable | None, new: KeySourceUnavailable) -> K
     return first
 
 
-def fetch_metadata(fetcher: Fetcher, issuer: str) -> Mapping[str, Any]:
-    """Return the metadata document of `issuer`, read-only, within `fetcher.timeout` in all.
+def fetch_metadata(http: HTTP, issuer: str) -> Flow[Mapping[str, Any]]:
+    """Return the metadata document of `issuer`, read-only, within `http.timeout` in all.
 
     Raises:
         KeySourceUnavailable: no candidate URL gave a document whose `issuer` is `issuer`.
     """
-    deadline = time.monotonic() + fetcher.timeout
+    deadline = time.monotonic() + http.timeout
     error: KeySourceUnavailable | None = None
     for url in discovery_urls(issuer):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if time.monotonic() >= deadline:
             break
         try:
-            return _checked(fetcher.get(url, timeout=remaining), issuer)
+            return _checked((yield from fetch_json(http, url, deadline=deadline)), issuer)
         except KeySourceUnavailable as exc:
             error = _telling(error, exc)
     raise error or KeySourceUnavailable()
 
 
-async def fetch_metadata_async(fetcher: Fetcher, issuer: str) -> Mapping[str, Any]:
-    """Return the metadata document of `issuer` without blocking the event loop.
-
-    Raises:
-        KeySourceUnavailable: as `fetch_metadata()`.
-    """
-    deadline = time.monotonic() + fetcher.timeout
-    error: KeySourceUnavailable | None = None
-    for url in discovery_urls(issuer):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        try:
-            return _checked(await fetcher.get_async(url, timeout=remaining), issuer)
-        except KeySourceUnavailable as exc:
-            error = _telling(error, exc)
-    raise error or KeySourceUnavailable()
-
-
-def _with_jwks_uri(metadata: Mapping[str, Any]) -> tuple[Mapping[str, Any], None]:
-    jwks_uri = metadata.get("jwks_uri")
+def _with_endpoint(http: HTTP, issuer: str, field: str) -> Flow[tuple[Mapping[str, Any], None]]:
+    metadata = yield from fetch_metadata(http, issuer)
     try:
-        check_url(jwks_uri)  # type: ignore[arg-type]  # TypeError covers a non-string
+        check_url(metadata.get(field))  # type: ignore[arg-type]  # TypeError covers a non-string
     except (TypeError, ValueError) as exc:
         raise KeySourceUnavailable(_BAD_METADATA) from exc
     return metadata, None
 
 
-class OIDCDiscovery(KeySource):
+def metadata_document(
+    issuer: str, field: str, settings: RemoteSettings
+) -> RemoteDocument[Mapping[str, Any]]:
+    """Return `issuer`'s metadata, read on first use and kept, whose `field` is a usable URL.
+
+    While reading it fails, it is tried again at most once per `min_refresh_interval`.
+    """
+    return RemoteDocument(
+        lambda: _with_endpoint(settings.http, issuer, field),
+        policy=RefreshPolicy(math.inf, settings.policy.min_refresh_interval, 0),
+        timeout=settings.http.timeout,
+        clock=settings.clock,
+    )
+
+
+class OIDCDiscovery(RemoteKeySource):
     """The keys of an issuer, found through its discovery document's `jwks_uri`.
 
     The document is read on first use; while that fails it is tried again at most once per
@@ -135,54 +141,20 @@ class OIDCDiscovery(KeySource):
 
     Args:
         issuer: the issuer URL, exactly as tokens carry it in `iss`.
-        http_client, async_http_client, timeout, cache_ttl, min_refresh_interval,
-        max_stale, max_response_bytes, clock: as for `JWKSEndpoint`; they apply to the
-            discovery document and to the JWK Set alike.
+        **options: as for `JWKSEndpoint` (`RemoteOptions`); they apply to the discovery
+            document and to the JWK Set alike.
 
     Raises:
         ValueError: an issuer that is not https (or loopback http), or an option out of range.
-        TypeError: an option of the wrong type.
+        TypeError: an unknown option, or one of the wrong type.
     """
 
-    def __init__(
-        self,
-        issuer: str,
-        *,
-        http_client: httpx.Client | None = None,
-        async_http_client: httpx.AsyncClient | None = None,
-        timeout: float = 5.0,
-        cache_ttl: float = 300,
-        min_refresh_interval: float = 30,
-        max_stale: float = 86_400,
-        max_response_bytes: int = 1_048_576,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        if clock is not None and not callable(clock):
-            raise TypeError("clock must be a callable returning seconds")
+    def __init__(self, issuer: str, **options: Unpack[RemoteOptions]) -> None:
         self._issuer = check_issuer(issuer)
-        self._fetcher = Fetcher(
-            http_client=http_client,
-            async_http_client=async_http_client,
-            timeout=timeout,
-            max_response_bytes=max_response_bytes,
-        )
-        self._policy = RefreshPolicy(cache_ttl, min_refresh_interval, max_stale)
-        self._clock = clock
-        self._document: RemoteDocument[Mapping[str, Any]] = RemoteDocument(
-            self._fetch,
-            self._fetch_async,
-            policy=RefreshPolicy(math.inf, min_refresh_interval, 0),
-            timeout=self._fetcher.timeout,
-            clock=clock or time.monotonic,
-        )
+        self._settings = RemoteSettings.of(options)
+        self._document = metadata_document(self._issuer, "jwks_uri", self._settings)
         self._lock = threading.Lock()
-        self._jwks: JWKSEndpoint | None = None
-
-    def _fetch(self) -> tuple[Mapping[str, Any], None]:
-        return _with_jwks_uri(fetch_metadata(self._fetcher, self._issuer))
-
-    async def _fetch_async(self) -> tuple[Mapping[str, Any], None]:
-        return _with_jwks_uri(await fetch_metadata_async(self._fetcher, self._issuer))
+        self._jwks: RemoteDocument[KeySet] | None = None
 
     @property
     def issuer(self) -> str:
@@ -195,56 +167,33 @@ class OIDCDiscovery(KeySource):
         Raises:
             KeySourceUnavailable: the document could not be read, or names another issuer.
         """
-        return _required(self._document.get())
+        return required(run(self._document.get()))
 
     async def metadata_async(self) -> Mapping[str, Any]:
         """Return the discovery document without blocking the event loop; see `metadata()`."""
-        return _required(await self._document.get_async())
+        return required(await run_async(self._document.get()))
 
-    def _endpoint(self, metadata: Mapping[str, Any]) -> JWKSEndpoint:
-        with self._lock:
-            if self._jwks is None:
-                self._jwks = JWKSEndpoint._shared(
-                    metadata["jwks_uri"], self._fetcher, self._policy, self._clock
-                )
-            return self._jwks
-
-    def _jwks_endpoint(self) -> JWKSEndpoint:
-        return self._jwks or self._endpoint(self.metadata())
-
-    async def _jwks_endpoint_async(self) -> JWKSEndpoint:
-        return self._jwks or self._endpoint(await self.metadata_async())
-
-    def key_set(self) -> KeySet:
-        """Return the issuer's current key set; see `JWKSEndpoint.key_set()`.
-
-        Raises:
-            KeySourceUnavailable: no discovery document or no usable key set.
-        """
-        return self._jwks_endpoint().key_set()
+    def _key_set(self, forced: bool) -> Flow[KeySet | None]:
+        jwks = self._jwks
+        if jwks is None:
+            metadata = required((yield from self._document.get()))
+            with self._lock:
+                if self._jwks is None:
+                    self._jwks = key_set_document(metadata["jwks_uri"], self._settings)
+                jwks = self._jwks
+        return (yield from jwks.get(forced=forced))
 
     def key_set_nowait(self) -> KeySet | None:
         """Return the cached key set while it is fresh, else None (then `key_set()` fetches)."""
         jwks = self._jwks
-        return jwks.key_set_nowait() if jwks is not None else None
-
-    def refresh(self) -> KeySet | None:
-        """Return a freshly fetched key set, or None; see `JWKSEndpoint.refresh()`."""
-        return self._jwks_endpoint().refresh()
-
-    async def key_set_async(self) -> KeySet:
-        """Return the issuer's current key set without blocking the event loop."""
-        return await (await self._jwks_endpoint_async()).key_set_async()
-
-    async def refresh_async(self) -> KeySet | None:
-        """Return a freshly fetched key set without blocking the event loop, or None."""
-        return await (await self._jwks_endpoint_async()).refresh_async()
+        return jwks.fresh() if jwks is not None else None
 
     def __repr__(self) -> str:
         return f"OIDCDiscovery({self._issuer!r})"
 
 
-def _required(metadata: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    if metadata is None:  # only a forced refresh declines; kept as a guard for type checkers
+def required(metadata: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """Return `metadata`; None only comes from a declined forced refresh (a type guard)."""
+    if metadata is None:
         raise KeySourceUnavailable()
     return metadata

@@ -1,8 +1,10 @@
-"""When to fetch a remote document again: the refresh policy of `JWKSEndpoint` and `OIDCDiscovery`.
+"""When to fetch a remote document again: the cache policy of every remote document.
 
-This module does no I/O and reads no clock: every decision is a function of the state and
-the `now` it is given, so the sync and async shells in `jwks.py` share one policy and the
-tests drive it with plain numbers. The rules, after panva/jose's `remote.ts`:
+Key sets (`JWKSEndpoint`, `OIDCDiscovery`) and discovery documents (`OIDCDiscovery`,
+`IntrospectionVerifier.from_discovery`) are kept and refreshed by these rules. This module
+does no I/O and reads no clock: every decision is a function of the state and the `now` it
+is given, so `flight.RemoteDocument` only asks it under a lock, and the tests drive it with
+plain numbers. The rules, after panva/jose's `remote.ts`:
 
 - a fetched document is fresh for `cache_ttl` seconds, or for the response's
   `Cache-Control: max-age` (RFC 9111 §5.2.2.1) clamped between `min_refresh_interval` and
@@ -21,20 +23,14 @@ import math
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
+from .._options import seconds
+
 __all__ = ["ONE_DAY", "CachedDocument", "Decision", "RefreshPolicy", "max_age_from"]
 
 T = TypeVar("T")
 
 #: The longest a response may ask to be cached (its max-age is clamped to this).
 ONE_DAY: Final = 86_400.0
-
-
-def _check_seconds(name: str, value: object, *, allow_zero: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds")
-    if math.isnan(value) or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'at least' if allow_zero else 'greater than'} 0")
-    return float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +47,9 @@ class RefreshPolicy:
     max_stale: float = 86_400.0
 
     def __post_init__(self) -> None:
-        _check_seconds("cache_ttl", self.cache_ttl, allow_zero=False)
-        _check_seconds("min_refresh_interval", self.min_refresh_interval, allow_zero=True)
-        _check_seconds("max_stale", self.max_stale, allow_zero=True)
+        seconds(self.cache_ttl, "cache_ttl", allow_zero=False, allow_infinite=True)
+        seconds(self.min_refresh_interval, "min_refresh_interval", allow_infinite=True)
+        seconds(self.max_stale, "max_stale", allow_infinite=True)
 
     def lifetime(self, max_age: float | None) -> float:
         """Return how many seconds a response stays fresh, given its max-age (None: absent)."""

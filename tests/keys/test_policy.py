@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from accesstoken._keys.cache import ONE_DAY, CachedDocument, Decision, RefreshPolicy, max_age_from
+from accesstoken._remote.policy import (
+    ONE_DAY,
+    CachedDocument,
+    Decision,
+    RefreshPolicy,
+    max_age_from,
+)
 
 POLICY = RefreshPolicy(cache_ttl=300, min_refresh_interval=30, max_stale=1_000)
 
