@@ -22,9 +22,11 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from ._remote.flow import Call, Flow, run, run_async
 from ._revocation import Clock, DenylistPolicy, Entry, Instant, caught_by_rule
 from ._token import AccessToken
 from .errors import RevocationUnavailable
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["MemoryDenylist", "RedisDenylist"]
 
 _log = logging.getLogger("accesstoken")
+T = TypeVar("T")
 
 _JTI: Final = "jti"
 _SUBJECT: Final = "sub"
@@ -53,13 +56,28 @@ class _Denylist:
 
     # -- what subclasses provide ----------------------------------------------------------
 
-    def _store(self, kind: str, entry: Entry, now: float) -> None:
+    #: What a failed write of the store raises (mapped to `RevocationUnavailable`).
+    _store_errors: tuple[type[Exception], ...] = ()
+
+    def _store(self, kind: str, entry: Entry, now: float) -> Call[object]:
+        """Return the call that stores `entry` (sync and async forms)."""
         raise NotImplementedError
 
-    async def _store_async(self, kind: str, entry: Entry, now: float) -> None:
-        raise NotImplementedError
+    # -- revoking: each public pair runs the same flow ------------------------------------------
 
-    # -- revoking ---------------------------------------------------------------------------
+    def _put(self, kind: str, entry_at: Callable[[float], Entry | None]) -> Flow[None]:
+        now = self._clock()
+        entry = entry_at(now)
+        if entry is None:  # revoking what has already ended stores nothing
+            return
+        try:
+            yield self._store(kind, entry, now)
+        except self._store_errors as exc:
+            raise self._unavailable("write", exc) from exc
+
+    def _unavailable(self, action: str, exc: Exception) -> RevocationUnavailable:
+        _log.warning("revocation store %s failed: %s", action, type(exc).__name__)
+        return RevocationUnavailable(_UNREACHABLE)
 
     def revoke(self, token: AccessToken) -> None:
         """Refuse `token` from now on, by its `jti`, until its `exp` plus `grace`.
@@ -70,8 +88,7 @@ class _Denylist:
             ValueError: the token has no `jti`; only `revoke_subject()` can catch it.
             RevocationUnavailable: the store could not be written.
         """
-        now = self._clock()
-        self._put(_JTI, self._policy.token_entry(token, now), now)
+        run(self._put(_JTI, partial(self._policy.token_entry, token)))
 
     def revoke_jti(self, jti: str, expires_at: Instant | None = None) -> None:
         """Refuse the token whose `jti` is `jti`, until `expires_at` plus `grace`.
@@ -84,8 +101,7 @@ class _Denylist:
         Raises:
             RevocationUnavailable: the store could not be written.
         """
-        now = self._clock()
-        self._put(_JTI, self._policy.jti_entry(jti, expires_at, now), now)
+        run(self._put(_JTI, partial(self._policy.jti_entry, jti, expires_at)))
 
     def revoke_subject(self, subject: str, issued_before: Instant | None = None) -> None:
         """Refuse every token of `subject` issued before `issued_before` (default: now).
@@ -96,35 +112,22 @@ class _Denylist:
         Raises:
             RevocationUnavailable: the store could not be written.
         """
-        now = self._clock()
-        self._put(_SUBJECT, self._policy.subject_entry(subject, issued_before, now), now)
+        run(self._put(_SUBJECT, partial(self._policy.subject_entry, subject, issued_before)))
 
     async def revoke_async(self, token: AccessToken) -> None:
         """Refuse `token` from now on, without blocking the event loop; see `revoke()`."""
-        now = self._clock()
-        await self._put_async(_JTI, self._policy.token_entry(token, now), now)
+        await run_async(self._put(_JTI, partial(self._policy.token_entry, token)))
 
     async def revoke_jti_async(self, jti: str, expires_at: Instant | None = None) -> None:
         """Refuse the token id `jti`, without blocking the event loop; see `revoke_jti()`."""
-        now = self._clock()
-        await self._put_async(_JTI, self._policy.jti_entry(jti, expires_at, now), now)
+        await run_async(self._put(_JTI, partial(self._policy.jti_entry, jti, expires_at)))
 
     async def revoke_subject_async(
         self, subject: str, issued_before: Instant | None = None
     ) -> None:
         """Refuse the tokens of `subject`, not blocking the loop; see `revoke_subject()`."""
-        now = self._clock()
-        await self._put_async(
-            _SUBJECT, self._policy.subject_entry(subject, issued_before, now), now
-        )
-
-    def _put(self, kind: str, entry: Entry | None, now: float) -> None:
-        if entry is not None:  # revoking what has already ended stores nothing
-            self._store(kind, entry, now)
-
-    async def _put_async(self, kind: str, entry: Entry | None, now: float) -> None:
-        if entry is not None:
-            await self._store_async(kind, entry, now)
+        entry_at = partial(self._policy.subject_entry, subject, issued_before)
+        await run_async(self._put(_SUBJECT, entry_at))
 
 
 class MemoryDenylist(_Denylist):
@@ -171,7 +174,10 @@ class MemoryDenylist(_Denylist):
             self._purge(self._clock())
             return len(self._entries)
 
-    def _store(self, kind: str, entry: Entry, now: float) -> None:
+    def _store(self, kind: str, entry: Entry, now: float) -> Call[object]:
+        return Call(self._keep, _at_once(self._keep), (kind, entry, now))
+
+    def _keep(self, kind: str, entry: Entry, now: float) -> None:
         key = (kind, entry.name)
         with self._lock:
             until, issued_before = entry.until, entry.issued_before
@@ -185,9 +191,6 @@ class MemoryDenylist(_Denylist):
             heapq.heappush(self._heap, (until, self._sequence, key))
             self._purge(now)
             self._evict(keep=key)
-
-    async def _store_async(self, kind: str, entry: Entry, now: float) -> None:
-        self._store(kind, entry, now)  # no I/O: the lock is only ever held briefly
 
     def _purge(self, now: float) -> None:
         """Drop the entries that have ended; they sit at the top of the heap."""
@@ -236,6 +239,23 @@ class MemoryDenylist(_Denylist):
 
     def __repr__(self) -> str:
         return f"MemoryDenylist(max_entries={self._max_entries})"
+
+
+def _at_once(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """Return an async form of `function`, which does no I/O (a memory store's write)."""
+
+    async def at_once(*args: Any) -> T:
+        return function(*args)
+
+    return at_once
+
+
+def _no_client(*_: object) -> Any:
+    raise TypeError("this RedisDenylist has no sync client: pass client=, or use the async methods")
+
+
+async def _no_async_client(*_: object) -> Any:
+    raise TypeError("this RedisDenylist has no async_client: pass it, or use the sync methods")
 
 
 # Sets KEYS[1] to the larger of its value and ARGV[1], and its life to the longer of what is
@@ -310,11 +330,13 @@ class RedisDenylist(_Denylist):
         self._async_client = async_client
         self._prefix = prefix
         self._fail_open = fail_open
-        self._errors: type[Exception] = RedisError
+        self._store_errors = (RedisError,)
         self._script = client.register_script(_PUT_SCRIPT) if client is not None else None
         self._async_script = (
             async_client.register_script(_PUT_SCRIPT) if async_client is not None else None
         )
+        self._mget = client.mget if client is not None else None
+        self._mget_async = async_client.mget if async_client is not None else None
 
     @property
     def prefix(self) -> str:
@@ -330,23 +352,11 @@ class RedisDenylist(_Denylist):
         ttl_ms = math.ceil(entry.until - now) * 1000
         return [self._key(kind, entry.name)], [value, str(ttl_ms)]
 
-    def _store(self, kind: str, entry: Entry, now: float) -> None:
-        if self._script is None:
-            raise TypeError("this RedisDenylist has no sync client; use the _async methods")
+    def _store(self, kind: str, entry: Entry, now: float) -> Call[object]:
         keys, args = self._write(kind, entry, now)
-        try:
-            self._script(keys=keys, args=args)
-        except self._errors as exc:
-            raise self._unavailable("write", exc) from exc
-
-    async def _store_async(self, kind: str, entry: Entry, now: float) -> None:
-        if self._async_script is None:
-            raise TypeError("this RedisDenylist has no async_client; use the sync methods")
-        keys, args = self._write(kind, entry, now)
-        try:
-            await self._async_script(keys=keys, args=args)
-        except self._errors as exc:
-            raise self._unavailable("write", exc) from exc
+        return Call(
+            self._script or _no_client, self._async_script or _no_async_client, (keys, args)
+        )
 
     def _lookup(self, token: AccessToken) -> list[str]:
         """Return the keys that could deny `token`: its `jti`, then its subject's rule."""
@@ -370,22 +380,25 @@ class RedisDenylist(_Denylist):
             cutoff = math.inf
         return caught_by_rule(token, cutoff)
 
+    def _check(self, token: AccessToken) -> Flow[bool]:
+        keys = self._lookup(token)
+        if not keys:
+            return False
+        try:
+            values = yield Call(
+                self._mget or _no_client, self._mget_async or _no_async_client, (keys,)
+            )
+        except self._store_errors as exc:
+            return self._failed(exc)
+        return self._decide(token, values)
+
     def is_revoked(self, token: AccessToken) -> bool:
         """Return whether `token` is denied, with one `MGET`.
 
         Raises:
             RevocationUnavailable: Redis could not be reached (unless `fail_open`).
         """
-        if self._client is None:
-            raise TypeError("this RedisDenylist has no sync client; use verify_async()")
-        keys = self._lookup(token)
-        if not keys:
-            return False
-        try:
-            values = self._client.mget(keys)
-        except self._errors as exc:
-            return self._failed(exc)
-        return self._decide(token, values)
+        return run(self._check(token))
 
     async def is_revoked_async(self, token: AccessToken) -> bool:
         """Return whether `token` is denied, with one `MGET`, without blocking the loop.
@@ -393,16 +406,7 @@ class RedisDenylist(_Denylist):
         Raises:
             RevocationUnavailable: Redis could not be reached (unless `fail_open`).
         """
-        if self._async_client is None:
-            raise TypeError("this RedisDenylist has no async_client; use verify()")
-        keys = self._lookup(token)
-        if not keys:
-            return False
-        try:
-            values = await self._async_client.mget(keys)
-        except self._errors as exc:
-            return self._failed(exc)
-        return self._decide(token, values)
+        return await run_async(self._check(token))
 
     def _failed(self, exc: Exception) -> bool:
         """Return False when failing open on purpose; else raise `RevocationUnavailable`."""
@@ -410,10 +414,6 @@ class RedisDenylist(_Denylist):
             _log.warning("revocation store unreachable (%s); token accepted", type(exc).__name__)
             return False
         raise self._unavailable("check", exc) from exc
-
-    def _unavailable(self, action: str, exc: Exception) -> RevocationUnavailable:
-        _log.warning("revocation store %s failed: %s", action, type(exc).__name__)
-        return RevocationUnavailable(_UNREACHABLE)
 
     def __repr__(self) -> str:
         return f"RedisDenylist(prefix={self._prefix!r}, fail_open={self._fail_open})"

@@ -309,3 +309,24 @@ def test_ttl_rounding_matches_math_ceil(redis_client: redis.Redis) -> None:
     deny = RedisDenylist(redis_client, grace=0, clock=lambda: NOW + 0.25)
     deny.revoke_jti("a", expires_at=NOW + 100)
     assert redis_client.ttl(f"{PREFIX}jti:a") == math.ceil(100 - 0.25)
+
+
+def test_a_path_without_its_client_is_a_type_error_and_the_other_path_works(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    sync_only = RedisDenylist(redis_server.client(), clock=lambda: NOW)
+    with pytest.raises(TypeError, match="no async_client"):
+        asyncio.run(sync_only.revoke_jti_async("a"))
+    with pytest.raises(TypeError, match="no async_client"):
+        asyncio.run(sync_only.is_revoked_async(token(jti="a")))
+    sync_only.revoke_jti("a")
+    assert sync_only.is_revoked(token(jti="a"))
+
+    async def scenario(async_only: RedisDenylist) -> bool:
+        with pytest.raises(TypeError, match="no sync client"):
+            async_only.revoke_jti("b")
+        with pytest.raises(TypeError, match="no sync client"):
+            async_only.is_revoked(token(jti="a"))
+        return await async_only.is_revoked_async(token(jti="a"))
+
+    assert run_async(redis_server, scenario)
