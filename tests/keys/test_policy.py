@@ -14,7 +14,8 @@ from accesstoken._remote.policy import (
     max_age_from,
 )
 
-POLICY = RefreshPolicy(cache_ttl=300, min_refresh_interval=30, max_stale=1_000)
+# Without jitter, so that the rules below are pinned to the second; jitter is tested last.
+POLICY = RefreshPolicy(cache_ttl=300, min_refresh_interval=30, max_stale=1_000, jitter=0)
 
 
 def fetched(
@@ -133,3 +134,33 @@ def test_non_numeric_policy_values_are_type_errors() -> None:
         RefreshPolicy(cache_ttl="300")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         RefreshPolicy(max_stale=True)
+
+
+@pytest.mark.parametrize("draw", [0.0, 0.5, 0.999999])
+@pytest.mark.parametrize(("max_age", "base"), [(None, 300), (600, 600), (1, 30)])
+def test_jitter_ends_a_lifetime_between_ninety_and_a_hundred_percent(
+    draw: float, max_age: float | None, base: float
+) -> None:
+    policy = RefreshPolicy(cache_ttl=300, min_refresh_interval=30)  # jitter 0.1 by default
+    assert policy.lifetime(max_age, draw) == pytest.approx(base * (1 - 0.1 * draw))
+    cache: CachedDocument[str] = CachedDocument(policy, draw=lambda: draw)
+    assert cache.succeeded(cache.begin(), "doc", max_age, now=0)
+    assert 0.9 * base <= cache.fresh_until <= base
+
+
+def test_replicas_started_together_draw_different_lifetimes() -> None:
+    policy = RefreshPolicy(cache_ttl=300)
+    ends = set()
+    for _ in range(50):
+        cache: CachedDocument[str] = CachedDocument(policy)
+        cache.succeeded(cache.begin(), "doc", None, now=0)
+        ends.add(cache.fresh_until)
+    assert len(ends) > 40
+    assert min(ends) >= 270
+    assert max(ends) <= 300
+
+
+@pytest.mark.parametrize("jitter", [-0.1, 1, 1.5, float("nan")])
+def test_jitter_out_of_range_is_refused(jitter: float) -> None:
+    with pytest.raises(ValueError, match="refresh_jitter"):
+        RefreshPolicy(jitter=jitter)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import enum
 import math
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
@@ -31,6 +33,8 @@ T = TypeVar("T")
 
 #: The longest a response may ask to be cached (its max-age is clamped to this).
 ONE_DAY: Final = 86_400.0
+# Jitter spreads load; it protects nothing, so a non-cryptographic generator is right.
+_RANDOM: Final = random.Random()  # noqa: S311
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +49,31 @@ class RefreshPolicy:
     cache_ttl: float = 300.0
     min_refresh_interval: float = 30.0
     max_stale: float = 86_400.0
+    #: Each lifetime is shortened by a random fraction of itself, up to this: a fleet of
+    #: replicas that started together stops refreshing in step (docs/concepts/key-sources.md).
+    jitter: float = 0.1
 
     def __post_init__(self) -> None:
         seconds(self.cache_ttl, "cache_ttl", allow_zero=False, allow_infinite=True)
         seconds(self.min_refresh_interval, "min_refresh_interval", allow_infinite=True)
         seconds(self.max_stale, "max_stale", allow_infinite=True)
+        if isinstance(self.jitter, bool) or not isinstance(self.jitter, int | float):
+            raise TypeError("refresh_jitter must be a number")
+        if not 0 <= self.jitter < 1:
+            raise ValueError("refresh_jitter must be at least 0 and less than 1")
 
-    def lifetime(self, max_age: float | None) -> float:
-        """Return how many seconds a response stays fresh, given its max-age (None: absent)."""
-        if max_age is None:
-            return self.cache_ttl
-        return min(max(max_age, self.min_refresh_interval), ONE_DAY)
+    def lifetime(self, max_age: float | None, draw: float = 0.0) -> float:
+        """Return how many seconds a response stays fresh, given its max-age (None: absent).
+
+        `draw` is a random number in [0, 1): the lifetime is shortened by `draw * jitter` of
+        itself, so it ends between `1 - jitter` and all of the clamped value.
+        """
+        base = (
+            self.cache_ttl
+            if max_age is None
+            else min(max(max_age, self.min_refresh_interval), ONE_DAY)
+        )
+        return base * (1 - self.jitter * draw)
 
 
 def max_age_from(cache_control: str | None, age: str | None = None) -> float | None:
@@ -101,6 +119,7 @@ class CachedDocument(Generic[T]):
     __slots__ = (
         "_applied",
         "_cooldown_until",
+        "_draw",
         "_drop_at",
         "_failing",
         "_fresh_until",
@@ -109,8 +128,9 @@ class CachedDocument(Generic[T]):
         "policy",
     )
 
-    def __init__(self, policy: RefreshPolicy) -> None:
+    def __init__(self, policy: RefreshPolicy, draw: Callable[[], float] = _RANDOM.random) -> None:
         self.policy = policy
+        self._draw = draw  # [0, 1): how far into its jitter each lifetime is cut
         self._value: T | None = None
         self._fresh_until = -math.inf
         self._drop_at = -math.inf
@@ -156,7 +176,7 @@ class CachedDocument(Generic[T]):
         """Store the response of fetch `sequence`; return False if a newer one is held."""
         if sequence <= self._applied:
             return False
-        lifetime = self.policy.lifetime(max_age)
+        lifetime = self.policy.lifetime(max_age, self._draw())
         self._applied = sequence
         self._value = value
         self._fresh_until = now + lifetime

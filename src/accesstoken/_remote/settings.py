@@ -39,6 +39,7 @@ class RemoteOptions(HTTPOptions, total=False):
     cache_ttl: float  # seconds a document stays fresh when the response sets no max-age
     min_refresh_interval: float  # least seconds between forced refreshes, and after failures
     max_stale: float  # seconds past expiry the last good document serves while fetches fail
+    refresh_jitter: float  # up to this fraction of each lifetime is cut at random (0.1)
     clock: Callable[[], float] | None  # monotonic seconds, for tests
 
 
@@ -67,6 +68,7 @@ class RemoteSettings:
             options.get("cache_ttl", 300.0),
             options.get("min_refresh_interval", 30.0),
             options.get("max_stale", 86_400.0),
+            options.get("refresh_jitter", 0.1),
         )
         return cls(http_settings(options), policy, clock or time.monotonic)
 
