@@ -44,7 +44,8 @@ from ._remote.policy import RefreshPolicy
 from ._remote.settings import HTTPOptions, RemoteSettings, http_settings
 from ._revocation import RevocationCheck
 from ._token import AccessToken
-from .errors import MalformedToken, TokenInactive, TokenRevoked
+from .errors import KeySourceUnavailable, MalformedToken, TokenInactive, TokenRevoked
+from .events import IntrospectionCalled, hub
 
 __all__ = ["IntrospectionVerifier", "read_introspection"]
 
@@ -249,7 +250,7 @@ class IntrospectionVerifier:
         verifier = cls(issuer, audience=audience, **options)
         policy = RefreshPolicy(math.inf, min_refresh_interval, 0)
         settings = RemoteSettings(verifier._http, policy, time.monotonic)
-        verifier._endpoint = metadata_document(issuer, "introspection_endpoint", settings)
+        verifier._endpoint = metadata_document(issuer, "introspection_endpoint", settings, verifier)
         return verifier
 
     # -- the checks, written once -----------------------------------------------------------
@@ -308,11 +309,25 @@ class IntrospectionVerifier:
         form = {"token": text}
         if self._token_type_hint is not None:
             form["token_type_hint"] = self._token_type_hint
-        response = yield from fetch_json(
-            self._http, endpoint, method="POST", data=form, auth=self._auth
-        )
+        started = time.monotonic()
+        try:
+            response = yield from fetch_json(
+                self._http, endpoint, method="POST", data=form, auth=self._auth
+            )
+        except KeySourceUnavailable:
+            self._called(endpoint, None, started)
+            raise
         now = self._clock()
-        return read_introspection(response.document, now, self._cache_ttl, self._negative_cache_ttl)
+        answer = read_introspection(
+            response.document, now, self._cache_ttl, self._negative_cache_ttl
+        )
+        self._called(endpoint, answer.claims is not None, started)
+        return answer
+
+    def _called(self, endpoint: str, active: bool | None, started: float) -> None:
+        if hub.active:  # the answer itself never leaves this module
+            duration = time.monotonic() - started
+            hub.emit(IntrospectionCalled(self, endpoint, active, duration))
 
     def _settle_locked(
         self, key: bytes, _flight: Flight[Answer], answer: Answer | None, _error: object

@@ -23,7 +23,7 @@ import httpx
 from typing_extensions import Unpack
 
 from .._remote.fetch import HTTP, JSONResponse, check_url, fetch_json
-from .._remote.flight import RemoteDocument
+from .._remote.flight import RemoteDocument, observed_fetch
 from .._remote.flow import Flow, run, run_async
 from .._remote.policy import RefreshPolicy
 from .._remote.settings import RemoteOptions, RemoteSettings
@@ -108,27 +108,34 @@ def fetch_metadata(http: HTTP, issuer: str) -> Flow[Mapping[str, Any]]:
     raise error or KeySourceUnavailable()
 
 
-def _with_endpoint(http: HTTP, issuer: str, field: str) -> Flow[tuple[Mapping[str, Any], None]]:
-    metadata = yield from fetch_metadata(http, issuer)
-    try:
-        check_url(metadata.get(field))  # type: ignore[arg-type]  # TypeError covers a non-string
-    except (TypeError, ValueError) as exc:
-        raise KeySourceUnavailable(_BAD_METADATA) from exc
+def _with_endpoint(
+    http: HTTP, issuer: str, field: str, source: object
+) -> Flow[tuple[Mapping[str, Any], None]]:
+    with observed_fetch(source, discovery_urls(issuer)[0]) as fetched:
+        metadata = yield from fetch_metadata(http, issuer)
+        try:
+            check_url(metadata.get(field))  # type: ignore[arg-type]  # TypeError: a non-string
+        except (TypeError, ValueError) as exc:
+            raise KeySourceUnavailable(_BAD_METADATA) from exc
+        fetched(None)
     return metadata, None
 
 
 def metadata_document(
-    issuer: str, field: str, settings: RemoteSettings
+    issuer: str, field: str, settings: RemoteSettings, source: object
 ) -> RemoteDocument[Mapping[str, Any]]:
     """Return `issuer`'s metadata, read on first use and kept, whose `field` is a usable URL.
 
     While reading it fails, it is tried again at most once per `min_refresh_interval`.
+    `source` is the object that needs it: the `source` of its events.
     """
     return RemoteDocument(
-        lambda: _with_endpoint(settings.http, issuer, field),
+        lambda: _with_endpoint(settings.http, issuer, field, source),
         policy=RefreshPolicy(math.inf, settings.policy.min_refresh_interval, 0),
         timeout=settings.http.timeout,
         clock=settings.clock,
+        url=discovery_urls(issuer)[0],
+        source=source,
     )
 
 
@@ -152,7 +159,7 @@ class OIDCDiscovery(RemoteKeySource):
     def __init__(self, issuer: str, **options: Unpack[RemoteOptions]) -> None:
         self._issuer = check_issuer(issuer)
         self._settings = RemoteSettings.of(options)
-        self._document = metadata_document(self._issuer, "jwks_uri", self._settings)
+        self._document = metadata_document(self._issuer, "jwks_uri", self._settings, self)
         self._lock = threading.Lock()
         self._jwks: RemoteDocument[KeySet] | None = None
 
@@ -179,7 +186,7 @@ class OIDCDiscovery(RemoteKeySource):
             metadata = required((yield from self._document.get()))
             with self._lock:
                 if self._jwks is None:
-                    self._jwks = key_set_document(metadata["jwks_uri"], self._settings)
+                    self._jwks = key_set_document(metadata["jwks_uri"], self._settings, self)
                 jwks = self._jwks
         return (yield from jwks.get(forced=forced))
 

@@ -14,7 +14,7 @@ from typing import Any, Final
 from typing_extensions import Unpack
 
 from .._remote.fetch import HTTP, check_url, fetch_json
-from .._remote.flight import RemoteDocument
+from .._remote.flight import RemoteDocument, observed_fetch
 from .._remote.flow import Flow, run, run_async
 from .._remote.settings import RemoteOptions, RemoteSettings
 from ..errors import KeySourceUnavailable
@@ -54,18 +54,25 @@ def parse_jwks(document: dict[str, Any]) -> KeySet:
     return KeySet(keys)
 
 
-def _fetch_key_set(http: HTTP, url: str) -> Flow[tuple[KeySet, float | None]]:
-    response = yield from fetch_json(http, url, accept=_JWK_SET)
-    return parse_jwks(response.document), response.max_age
+def _fetch_key_set(http: HTTP, url: str, source: object) -> Flow[tuple[KeySet, float | None]]:
+    with observed_fetch(source, url) as fetched:
+        response = yield from fetch_json(http, url, accept=_JWK_SET)
+        key_set = fetched(parse_jwks(response.document))
+    return key_set, response.max_age
 
 
-def key_set_document(url: str, settings: RemoteSettings) -> RemoteDocument[KeySet]:
-    """Return the cached, refreshed JWK Set at `url` (an https or loopback URL)."""
+def key_set_document(url: str, settings: RemoteSettings, source: object) -> RemoteDocument[KeySet]:
+    """Return the cached, refreshed JWK Set at `url` (an https or loopback URL).
+
+    `source` is the key source whose set this is: the `source` of its events.
+    """
     return RemoteDocument(
-        lambda: _fetch_key_set(settings.http, url),
+        lambda: _fetch_key_set(settings.http, url, source),
         policy=settings.policy,
         timeout=settings.http.timeout,
         clock=settings.clock,
+        url=url,
+        source=source,
     )
 
 
@@ -131,7 +138,7 @@ class JWKSEndpoint(RemoteKeySource):
 
     def __init__(self, url: str, **options: Unpack[RemoteOptions]) -> None:
         self._url = check_url(url)
-        self._keys = key_set_document(self._url, RemoteSettings.of(options))
+        self._keys = key_set_document(self._url, RemoteSettings.of(options), self)
 
     @property
     def url(self) -> str:

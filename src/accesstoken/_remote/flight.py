@@ -23,17 +23,23 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sized
+from types import TracebackType
 from typing import Final, Generic, TypeVar
 
 from ..errors import KeySourceUnavailable
+from ..events import KeysFetched, KeysFetchFailed, StaleKeysServed, hub
 from .fetch import TIMED_OUT
 from .flow import CANCEL_SCOPE, Call, CancelScope, Flow, run, run_async
 from .policy import CachedDocument, Decision, RefreshPolicy
 
-__all__ = ["Flight", "RemoteDocument", "SingleFlight"]
+__all__ = ["Flight", "RemoteDocument", "SingleFlight", "observed_fetch"]
+
+_log = logging.getLogger("accesstoken")
+S = TypeVar("S", bound="Sized | None")
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -217,6 +223,8 @@ class RemoteDocument(Generic[T]):
         policy: how long it stays fresh and how often it may be fetched.
         timeout: seconds a fetch may take.
         clock: monotonic seconds.
+        url: the document's URL, for events.
+        source: the object the document serves, for events.
     """
 
     def __init__(
@@ -226,9 +234,13 @@ class RemoteDocument(Generic[T]):
         policy: RefreshPolicy,
         timeout: float,
         clock: Callable[[], float],
+        url: str,
+        source: object,
     ) -> None:
         self._fetch = fetch
         self._clock = clock
+        self._url = url  # for events: which document
+        self._source = source  # for events: the key source (or verifier) it serves
         self._flights: SingleFlight[None, tuple[T, float | None]] = SingleFlight(
             timeout, self._settle_locked
         )
@@ -262,7 +274,7 @@ class RemoteDocument(Generic[T]):
             now = self._clock()
             decision = self._cache.decide(now, forced=forced)
             if decision is Decision.SERVE:
-                return self._cache.current(now)
+                return self._served(self._cache.current(now), now)
             if decision is Decision.DECLINE:
                 return None
             start = flight is None
@@ -276,11 +288,21 @@ class RemoteDocument(Generic[T]):
         except KeySourceUnavailable:
             succeeded = False
         with self._flights.lock:
-            value = self._cache.current(self._clock())
+            now = self._clock()
+            value = self._cache.current(now)
             if value is None:
                 raise self._unavailable()
         # A forced refresh that failed has nothing newer; the caller keeps the set it has.
-        return value if succeeded or not forced else None
+        if forced and not succeeded:
+            return None
+        return self._served(value, now)
+
+    def _served(self, value: T | None, now: float) -> T | None:
+        """Return `value`, telling listeners when it is past its freshness (a failed refresh)."""
+        if hub.active and value is not None and now >= self._cache.fresh_until:
+            age = now - self._cache.fresh_until
+            hub.emit(StaleKeysServed(self._source, self._url, age))
+        return value
 
     def _unavailable(self) -> KeySourceUnavailable:
         # A new exception per caller, with the fixed description of the last failure.
@@ -305,3 +327,44 @@ class RemoteDocument(Generic[T]):
             self._failure = error if isinstance(error, KeySourceUnavailable) else None
         elif self._cache.succeeded(sequence, result[0], result[1], now):
             self._fresh = (result[0], self._cache.fresh_until)
+
+
+class observed_fetch:
+    """Logs and emits the outcome of fetching a key set or a discovery document.
+
+    ```python
+    with observed_fetch(source, url) as fetched:
+        key_set = fetched(parse_jwks(...))   # a sized value: its keys; None: a document
+    ```
+    On success: INFO with the URL and key count, and `KeysFetched`. On a
+    `KeySourceUnavailable`: `KeysFetchFailed` with its fixed description.
+    """
+
+    __slots__ = ("_keys", "_source", "_started", "_url")
+
+    def __init__(self, source: object, url: str) -> None:
+        self._source = source
+        self._url = url
+        self._keys: int | None = None
+        self._started = time.monotonic()
+
+    def __enter__(self) -> Callable[[S], S]:
+        return self._fetched
+
+    def _fetched(self, value: S) -> S:
+        self._keys = len(value) if value is not None else 0
+        return value
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        duration = time.monotonic() - self._started
+        if exc is None and self._keys is not None:
+            _log.info("fetched %s: %d keys", self._url, self._keys)
+            if hub.active:
+                hub.emit(KeysFetched(self._source, self._url, self._keys, duration))
+        elif isinstance(exc, KeySourceUnavailable) and hub.active:
+            hub.emit(KeysFetchFailed(self._source, self._url, exc.description, duration))
