@@ -20,6 +20,7 @@ from ._keys.base import KeySet, KeySource, VerificationKey
 from ._keys.discovery import OIDCDiscovery
 from ._keys.jwks import JWKSEndpoint
 from ._keys.static import HMACSecret, StaticKeys
+from ._multi import MultiIssuerVerifier
 from ._revocation import RevocationCheck
 from ._router import TokenRouter
 from ._token import AccessToken
@@ -75,6 +76,7 @@ __all__ = [
     "MalformedToken",
     "MissingClaim",
     "MissingToken",
+    "MultiIssuerVerifier",
     "OIDCDiscovery",
     "RevocationCheck",
     "RevocationUnavailable",
