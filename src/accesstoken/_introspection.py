@@ -36,6 +36,7 @@ from typing_extensions import Unpack
 from . import _claims, _options
 from ._bearer import is_token68
 from ._keys.discovery import check_issuer, metadata_document, required
+from ._observed import ObservedVerifier
 from ._pipeline import check_scopes, demanded_scopes, prepare, token_from_claims
 from ._remote.fetch import check_url, fetch_json
 from ._remote.flight import Flight, RemoteDocument, SingleFlight
@@ -117,7 +118,7 @@ def _client_auth(
     return httpx.BasicAuth(quote_plus(client_id), quote_plus(client_secret))
 
 
-class IntrospectionVerifier:
+class IntrospectionVerifier(ObservedVerifier):
     """Verifies opaque access tokens with the issuer's introspection endpoint (RFC 7662).
 
     Example:
@@ -268,7 +269,7 @@ class IntrospectionVerifier:
             raise TokenRevoked()
         return check_scopes(token, demanded)
 
-    def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+    def _verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
         """Return the `AccessToken` the issuer vouches for (with or without "Bearer ").
 
         `scopes` are demanded on top of the verifier's `required_scopes`.
@@ -281,7 +282,7 @@ class IntrospectionVerifier:
         """
         return run(self._flow(raw, scopes))
 
-    async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+    async def _verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
         """Return the `AccessToken` the issuer vouches for, without blocking the event loop.
 
         The same checks as `verify()`, in the same order.

@@ -27,6 +27,7 @@ from ._bearer import Verifier
 from ._keys.base import KeySet, KeySource
 from ._keys.discovery import OIDCDiscovery, check_issuer
 from ._keys.static import StaticKeys
+from ._observed import ObservedVerifier, Verify, VerifyAsync, unobserved
 from ._pipeline import prepare
 from ._remote.settings import RemoteOptions, RemoteSettings
 from ._token import AccessToken
@@ -81,7 +82,7 @@ def _issuer_of(claims: Mapping[str, Any]) -> str:
     return iss
 
 
-class MultiIssuerVerifier:
+class MultiIssuerVerifier(ObservedVerifier):
     """Verifies tokens of several issuers, each with the verifier configured for its `iss`.
 
     Example:
@@ -202,10 +203,7 @@ class MultiIssuerVerifier:
         shared = TokenVerifier(keys, issuer=None, audience=audience, **options)
         return cls._of(_Template(pattern, allowed, tenant_claim, shared), options)
 
-    def _verifier_for(self, raw: str | bytes) -> Verifier:
-        return self._select(unverified_claims(raw, self._max_token_bytes))
-
-    def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+    def _verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
         """Return the token verified by the verifier of its issuer.
 
         Raises:
@@ -213,18 +211,19 @@ class MultiIssuerVerifier:
             MissingClaim: no `iss` (or, for a template, no tenant claim).
             TokenError, KeySourceError: as the selected verifier raises them.
         """
-        return self._verifier_for(raw).verify(raw, scopes)
+        return self._select(unverified_claims(raw, self._max_token_bytes))[0](raw, scopes)
 
-    async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+    async def _verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
         """Return the token verified by the verifier of its issuer, without blocking the loop."""
-        return await self._verifier_for(raw).verify_async(raw, scopes)
+        return await self._select(unverified_claims(raw, self._max_token_bytes))[1](raw, scopes)
 
     def __repr__(self) -> str:
         return f"MultiIssuerVerifier({self._select!r})"
 
 
-#: How a `MultiIssuerVerifier` chooses: unverified claims → the verifier that checks them.
-_Selector = Callable[[dict[str, Any]], Verifier]
+#: How a `MultiIssuerVerifier` chooses: unverified claims → how to call the verifier that
+#: checks them (its unobserved pair: the events are the MultiIssuerVerifier's own).
+_Selector = Callable[[dict[str, Any]], tuple[Verify, VerifyAsync]]
 
 
 class _Exact:
@@ -233,9 +232,9 @@ class _Exact:
     __slots__ = ("_verifiers",)
 
     def __init__(self, verifiers: dict[str, Verifier]) -> None:
-        self._verifiers = verifiers
+        self._verifiers = {iss: unobserved(verifier) for iss, verifier in verifiers.items()}
 
-    def __call__(self, claims: dict[str, Any]) -> Verifier:
+    def __call__(self, claims: dict[str, Any]) -> tuple[Verify, VerifyAsync]:
         verifier = self._verifiers.get(_issuer_of(claims))
         if verifier is None:
             raise InvalidIssuer()
@@ -253,10 +252,10 @@ class _Lazy:
     def __init__(self, issuers: frozenset[str], build: Callable[[str], Verifier]) -> None:
         self._issuers = issuers
         self._build = build
-        self._built: dict[str, Verifier] = {}
+        self._built: dict[str, tuple[Verify, VerifyAsync]] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, claims: dict[str, Any]) -> Verifier:
+    def __call__(self, claims: dict[str, Any]) -> tuple[Verify, VerifyAsync]:
         iss = _issuer_of(claims)
         verifier = self._built.get(iss)
         if verifier is not None:
@@ -266,7 +265,7 @@ class _Lazy:
         with self._lock:  # building does no I/O: the discovery is fetched on first use
             verifier = self._built.get(iss)
             if verifier is None:
-                verifier = self._built[iss] = self._build(iss)
+                verifier = self._built[iss] = unobserved(self._build(iss))
         return verifier
 
     def __repr__(self) -> str:
@@ -288,9 +287,9 @@ class _Template:
         self._pattern = pattern
         self._allowed = allowed
         self._claim = claim
-        self._shared = shared
+        self._shared = unobserved(shared)
 
-    def __call__(self, claims: dict[str, Any]) -> Verifier:
+    def __call__(self, claims: dict[str, Any]) -> tuple[Verify, VerifyAsync]:
         match = self._pattern.fullmatch(_issuer_of(claims))
         if match is None:
             raise InvalidIssuer()
