@@ -206,16 +206,19 @@ def test_console_script_runs_as_a_module(issuer: LocalIssuer) -> None:
 
 
 def cli(
-    *argv: str, stdin: str = "", stdout: int = subprocess.PIPE
+    *argv: str, stdin: str = "", stdout: int = subprocess.PIPE, unbuffered: bool = False
 ) -> subprocess.CompletedProcess[str]:
+    """Run the command as a script would; stdout is block-buffered unless `unbuffered`."""
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     return subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-m", "accesstoken", *argv],
+        [sys.executable, *["-u"] * unbuffered, "-m", "accesstoken", *argv],
         input=stdin,
         stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
         timeout=60,
         check=False,
+        env=environ,
     )
 
 
@@ -320,10 +323,22 @@ def closed_pipe() -> int:
     return write
 
 
-@pytest.mark.parametrize("as_json", [False, True])
-@pytest.mark.parametrize(("expires_in", "code"), [(300, 0), (-3600, 1)])
+@pytest.mark.parametrize(
+    ("unbuffered", "as_json", "expires_in", "code"),
+    [
+        (False, False, 300, 0),
+        (True, False, -3600, 1),
+        (False, True, -3600, 1),
+        (True, True, 300, 0),
+    ],
+)
 def test_a_closed_pipe_leaves_the_verdict_and_stderr_alone(
-    issuer: LocalIssuer, tmp_path: Path, as_json: bool, expires_in: int, code: int
+    issuer: LocalIssuer,
+    tmp_path: Path,
+    unbuffered: bool,
+    as_json: bool,
+    expires_in: int,
+    code: int,
 ) -> None:
     pem = tmp_path / "key.pem"
     pem.write_text(issuer.public_key_pem)
@@ -335,7 +350,7 @@ def test_a_closed_pipe_leaves_the_verdict_and_stderr_alone(
             (["inspect", "-"], 0),
             (["verify", "-", "--pem", str(pem), *options], code),
         ]:
-            result = cli(*argv, stdin=token, stdout=write)
+            result = cli(*argv, stdin=token, stdout=write, unbuffered=unbuffered)
             assert (result.returncode, result.stderr) == (expected, ""), argv
     finally:
         os.close(write)

@@ -46,7 +46,7 @@ EXIT_INVALID: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_UNAVAILABLE: Final = 3
 # 128 + SIGPIPE, what a shell reports for a program its reader left: only when the output
-# broke off before the command knew its own exit code (`demo --keep-running`).
+# broke off before the command knew its own exit code (`demo`, which writes as it goes).
 EXIT_CLOSED_PIPE: Final = 141
 _TIME_CLAIMS: Final = ("exp", "nbf", "iat")
 # The keys of the JSON documents (docs/cli.md): present in every document, null when unknown.
