@@ -40,6 +40,33 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str, stdin: str = "") -> tupl
     return code, captured.out, captured.err
 
 
+def run_process(
+    argv: list[str],
+    stdin: str = "",
+    stdout: int = subprocess.PIPE,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter, or bash running it
+        argv,
+        input=stdin,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+
+
+def cli(
+    *argv: str, stdin: str = "", stdout: int = subprocess.PIPE, unbuffered: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run the command as a script would; stdout is block-buffered unless `unbuffered`."""
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    interpreter = [sys.executable, *["-u"] * unbuffered]
+    return run_process([*interpreter, "-m", "accesstoken", *argv], stdin, stdout, environ)
+
+
 # --- inspect ----------------------------------------------------------------------------
 
 
@@ -190,36 +217,12 @@ def test_usage_errors_are_exit_2(capsys: pytest.CaptureFixture[str], argv: list[
 
 
 def test_console_script_runs_as_a_module(issuer: LocalIssuer) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "accesstoken", "inspect", "-"],
-        input=issuer.issue(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = cli("inspect", "-", stdin=issuer.issue())
     assert result.returncode == 0
     assert "UNVERIFIED" in result.stdout
 
 
 # --- as scripts meet it: a subprocess, --json, --version, closed pipes, warnings ----------
-
-
-def cli(
-    *argv: str, stdin: str = "", stdout: int = subprocess.PIPE, unbuffered: bool = False
-) -> subprocess.CompletedProcess[str]:
-    """Run the command as a script would; stdout is block-buffered unless `unbuffered`."""
-    environ = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    return subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, *["-u"] * unbuffered, "-m", "accesstoken", *argv],
-        input=stdin,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=60,
-        check=False,
-        env=environ,
-    )
 
 
 def test_version_is_the_installed_distribution_s() -> None:
@@ -364,14 +367,7 @@ def test_head_takes_the_first_line_quietly(
     pem.write_text(issuer.public_key_pem)
     command = command.format(pem=pem, aud=AUDIENCE)
     script = f"{sys.executable} -m accesstoken {command} | head -1; exit ${{PIPESTATUS[0]}}"
-    result = subprocess.run(  # noqa: S603
-        ["bash", "-c", script],  # noqa: S607 - bash from PATH, as a user's shell
-        input=issuer.issue(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_process(["bash", "-c", script], issuer.issue())  # a user's shell
     assert result.returncode == 0
     assert len(result.stdout.splitlines()) == 1
     assert "Traceback" not in result.stderr
