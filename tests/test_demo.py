@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,39 +17,74 @@ import pytest
 from accesstoken import _demo
 from accesstoken._cli import main
 
-EXPECTED = {
-    "client credentials grant at the IdP": "200",
-    "valid token, forwarded to the service": "200",
-    "opaque token, checked by introspection": "200",
-    "token of step 2, revoked mid-tour": "401",
-    "no token": "401",
-    "expired token": "401",
-    "tampered token (payload changed)": "401",
-    "token for another audience": "401",
-    "token without orders:read (service ACL)": "403",
-    "key rotation: token signed with a new key": "200",
-    "identity provider down (discovery probe)": "503",
-    "IdP down: cached keys still verify": "200",
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+# The steps' titles, by the status they get and who answers them.
+ANSWERS = {
+    ("200", "IdP"): ["client credentials grant at the IdP"],
+    ("200", "service"): [
+        "valid token, forwarded to the service",
+        "opaque token, checked by introspection",
+        "key rotation: token signed with a new key",
+        "IdP down: cached keys still verify",
+    ],
+    ("401", "gateway"): [
+        "token of step 2, revoked mid-tour",
+        "no token",
+        "expired token",
+        "tampered token (payload changed)",
+        "token for another audience",
+    ],
+    ("403", "service"): ["token without orders:read (service ACL)"],
+    ("503", "IdP"): ["IdP down: probed directly, not via gateway"],
 }
+EXPECTED = {title: answer for answer, titles in ANSWERS.items() for title in titles}
 
 
-def rows(output: str) -> dict[str, tuple[str, str, str]]:
-    """Return each table row's step title with its expected status, status got and result."""
+def rows(output: str) -> dict[str, tuple[str, str, str, str]]:
+    """Return each table row's step title with its expected status, status got, hop, result."""
     found = {}
     for line in output.splitlines():
-        match = re.match(r"^\d+\s+(.+?)\s{2,}(\d{3})\s+(\S+)\s+(ok|FAIL)\b", line)
+        match = re.match(r"^\d+\s+(.+?)\s{2,}(\d{3})\s+(\S+)\s+(\S+)\s+(ok|FAIL)\b", line)
         if match:
-            found[match[1]] = (match[2], match[3], match[4])
+            found[match[1]] = (match[2], match[3], match[4], match[5])
     return found
 
 
-def test_demo_plays_every_step_and_frees_its_ports(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["demo"])
-    output = capsys.readouterr().out
+def challenges(output: str) -> dict[str, str]:
+    """Return the WWW-Authenticate line printed under each step, by step title."""
+    found, title = {}, ""
+    for line in output.splitlines():
+        if match := re.match(r"^\d+\s+(.+?)\s{2,}\d{3}\s", line):
+            title = match[1]
+        elif match := re.match(r"^\s+WWW-Authenticate: (.*)$", line):
+            found[title] = match[1]
+    return found
+
+
+def table(output: str) -> str:
+    """Return the table of a demo's output: from its heading to the first empty line."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("#   step"))
+    end = lines.index("", start)
+    return "\n".join(lines[start:end])
+
+
+@pytest.fixture(scope="module")
+def demo_output() -> tuple[int, str]:
+    """Run `accesstoken demo` once for the module; return its exit code and output."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["demo"])
+    return code, out.getvalue()
+
+
+def test_demo_plays_every_step_and_frees_its_ports(demo_output: tuple[int, str]) -> None:
+    code, output = demo_output
     assert code == 0, output
     table = rows(output)
-    assert {title: got for title, (_, got, _) in table.items()} == EXPECTED
-    assert all(result == "ok" for _, _, result in table.values())
+    assert {title: (got, hop) for title, (_, got, hop, _) in table.items()} == EXPECTED
+    assert all(result == "ok" for *_, result in table.values())
     assert "12/12 steps behaved as expected" in output
     urls = re.findall(r"http://127\.0\.0\.1:\d+", output)
     assert len(set(urls)) == 3
@@ -55,11 +93,34 @@ def test_demo_plays_every_step_and_frees_its_ports(capsys: pytest.CaptureFixture
             httpx.get(url, timeout=2)
 
 
+def test_every_refusal_shows_its_challenge(demo_output: tuple[int, str]) -> None:
+    _, output = demo_output
+    shown = challenges(output)
+    refused = {title for title, (status, _) in EXPECTED.items() if status in ("401", "403")}
+    assert set(shown) == refused
+    assert shown["no token"] == "Bearer"
+    assert shown["expired token"].startswith('Bearer error="invalid_token"')
+    assert shown["token without orders:read (service ACL)"].endswith('scope="orders:read"')
+
+
+def test_the_command_line_page_shows_the_table_the_demo_prints(
+    demo_output: tuple[int, str],
+) -> None:
+    page = (DOCS / "cli.md").read_text()
+    section = page[page.index("## `accesstoken demo`") :]
+    shown = re.search(r"```text\n(.*?)\n```", section, flags=re.S)
+    assert shown is not None
+    printed = table(demo_output[1])
+    assert shown[1] == printed, f"docs/cli.md: replace the demo's table with\n{printed}"
+
+
 def test_a_failing_step_makes_the_demo_fail(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_demo, "_tour", lambda demo: [_demo.Step("no token", 401, 200)])
+    monkeypatch.setattr(
+        _demo, "_tour", lambda demo: [_demo.Step("no token", 401, 200, hop="gateway")]
+    )
     out = io.StringIO()
     assert _demo.run_demo(out) == 1
-    assert rows(out.getvalue()) == {"no token": ("401", "200", "FAIL")}
+    assert rows(out.getvalue()) == {"no token": ("401", "200", "gateway", "FAIL")}
 
 
 def test_keep_running_prints_a_working_curl_line_and_stops_on_ctrl_c() -> None:
@@ -109,3 +170,22 @@ def test_demo_needs_no_framework() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "12/12 steps behaved as expected" in result.stdout
+
+
+def test_a_reader_that_leaves_stops_the_demo_quietly() -> None:
+    """Like `yes | head -1`: the demo stops its servers and exits 141, with no traceback."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "accesstoken", "demo"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},  # the first line already fails
+        )
+    finally:
+        os.close(write)
+    assert (result.returncode, result.stderr) == (141, "")

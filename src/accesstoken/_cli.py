@@ -3,12 +3,14 @@
 ```console
 $ accesstoken inspect eyJhbGciOi...          # header and claims, marked UNVERIFIED
 $ accesstoken verify - --discovery https://idp.example.com/ --audience orders-api < token.txt
+$ accesstoken verify - --pem idp.pem --json < token.txt | jq .token.subject
 $ accesstoken demo                            # the whole pattern on 127.0.0.1, in a table
 ```
 
 Exit codes: 0 valid (or decoded), 1 invalid token, 2 usage error, 3 key source unavailable.
-Only the standard library and the core are imported, so the command starts fast and works
-without any framework installed.
+The exit code is the verdict, whoever reads the output: a reader that stops early
+(`| head -1`) changes neither the code nor stderr. Only the standard library and the core are
+imported, so the command starts fast and works without any framework installed.
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import io
 import json
+import logging
+import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Final, NoReturn, TextIO
 
+from . import __version__
 from ._json import loads_strict
 from ._keys.base import KeySource
 from ._keys.discovery import OIDCDiscovery
@@ -38,11 +45,52 @@ EXIT_OK: Final = 0
 EXIT_INVALID: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_UNAVAILABLE: Final = 3
+# 128 + SIGPIPE, what a shell reports for a program its reader left: only when the output
+# broke off before the command knew its own exit code (`demo`, which writes as it goes).
+EXIT_CLOSED_PIPE: Final = 141
 _TIME_CLAIMS: Final = ("exp", "nbf", "iat")
+# The keys of the JSON documents (docs/cli.md): present in every document, null when unknown.
+_TIME_KEYS: Final = {"exp": "expires_at", "nbf": "not_before", "iat": "issued_at"}
+_ERROR_KEYS: Final = ("error", "error_description", "exception")
 
 
 class _UsageError(Exception):
     """A mistake on the command line: exit code 2."""
+
+
+def _message(level: str, text: str) -> str:
+    """Return one line of the command's own diagnostics, as stderr shows them."""
+    return f"accesstoken: {level}: {text}"
+
+
+def _warn(text: str) -> None:
+    print(_message("warning", text), file=sys.stderr)
+
+
+class _MessageHandler(logging.Handler):
+    """Shows the library's log records as the command's own one-line messages on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # sys.stderr is looked up per record: tests and callers may swap it.
+        print(_message(record.levelname.lower(), record.getMessage()), file=sys.stderr)
+
+
+@contextmanager
+def _library_warnings_as_messages() -> Iterator[None]:
+    """Show the `accesstoken` logger's warnings (a failed key fetch) as `accesstoken: warning:`.
+
+    Without a handler, Python's last-resort handler would print the bare message, and an
+    application's logging setup is no business of a command line's.
+    """
+    logger = logging.getLogger("accesstoken")
+    handler = _MessageHandler(logging.WARNING)
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def _read_token(value: str, stdin: TextIO) -> str:
@@ -66,15 +114,22 @@ def _decode_segment(segment: str) -> dict[str, Any] | None:
     return loads_strict(data)
 
 
-def _human_time(value: object, now: float) -> str | None:
-    """Return a NumericDate as "2024-05-01 12:00:00 UTC (in 4m 10s)", or None if not one."""
+def _instant(value: object) -> datetime | None:
+    """Return a NumericDate (RFC 7519 §2) as a UTC datetime, or None if not one."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
-        moment = datetime.fromtimestamp(value, tz=timezone.utc)
+        return datetime.fromtimestamp(value, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None
-    delta = value - now
+
+
+def _human_time(value: object, now: float) -> str | None:
+    """Return a NumericDate as "2024-05-01 12:00:00 UTC (in 4m 10s)", or None if not one."""
+    moment = _instant(value)
+    if moment is None:
+        return None
+    delta = moment.timestamp() - now
     relative = f"in {_duration(delta)}" if delta >= 0 else f"{_duration(-delta)} ago"
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC ({relative})"
 
@@ -92,25 +147,59 @@ def _duration(seconds: float) -> str:
     return " ".join(parts)
 
 
+def _iso_time(value: object) -> str | None:
+    """Return a NumericDate as RFC 3339 UTC ("2024-05-01T12:00:00Z"), or None if not one."""
+    moment = _instant(value)
+    return None if moment is None else f"{moment:%Y-%m-%dT%H:%M:%S}Z"
+
+
+def _print_json(document: Mapping[str, Any], out: TextIO) -> None:
+    print(json.dumps(document, indent=2, sort_keys=True), file=out)
+
+
+def _not_a_jwt(reason: str, args: argparse.Namespace, out: TextIO) -> int:
+    description = f"not a JWT ({reason})"
+    if args.json:
+        document = dict.fromkeys(("header", "claims", *_TIME_KEYS.values(), "expires_in"))
+        error = {"error": "malformed_token", "error_description": description}
+        _print_json({"verified": False, **document, **error}, out)
+    else:
+        print(_message("error", description), file=sys.stderr)
+    return EXIT_INVALID
+
+
 def _inspect(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     raw = _read_token(args.token, stdin)
     if raw[:7].lower() == "bearer ":
         raw = raw[7:]
     segments = raw.split(".")
     if len(segments) != 3:
-        print("error: not a JWT (a signed JWT has three dot-separated parts)", file=sys.stderr)
-        return EXIT_INVALID
+        return _not_a_jwt("a signed JWT has three dot-separated parts", args, out)
     header, claims = _decode_segment(segments[0]), _decode_segment(segments[1])
     if header is None or claims is None:
-        print("error: not a JWT (a part is not base64url-encoded JSON)", file=sys.stderr)
-        return EXIT_INVALID
+        return _not_a_jwt("a part is not base64url-encoded JSON", args, out)
+    now = time.time()
+    if args.json:
+        times = {key: _iso_time(claims.get(claim)) for claim, key in _TIME_KEYS.items()}
+        exp = claims["exp"] if times["expires_at"] else None
+        document = {
+            "verified": False,
+            "error": None,
+            "error_description": None,
+            "header": header,
+            "claims": claims,
+            **times,
+            "expires_in": None if exp is None else int(exp - now),
+        }
+        _print_json(document, out)
+        return EXIT_OK
     print("UNVERIFIED: the signature and the claims have NOT been checked.", file=out)
     print("Use `accesstoken verify` before trusting anything below.\n", file=out)
     print("Header (UNVERIFIED):", file=out)
     print(json.dumps(header, indent=2, sort_keys=True), file=out)
     print("Claims (UNVERIFIED):", file=out)
     print(json.dumps(claims, indent=2, sort_keys=True), file=out)
-    _print_times(claims, out, time.time())
+    _print_times(claims, out, now)
     return EXIT_OK
 
 
@@ -161,9 +250,9 @@ def _verify(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if issuer is None and args.discovery is not None:
         issuer = args.discovery  # the discovery document has been checked against it
     if issuer is None:
-        print("warning: no --issuer given; the issuer is NOT checked", file=sys.stderr)
+        _warn("no --issuer given; the issuer is NOT checked")
     if args.audience is None:
-        print("warning: no --audience given; the audience is NOT checked", file=sys.stderr)
+        _warn("no --audience given; the audience is NOT checked")
     try:
         verifier = TokenVerifier(
             keys,
@@ -177,14 +266,49 @@ def _verify(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     try:
         token = verifier.verify(raw, scopes=tuple(args.scope))
     except TokenError as exc:
-        print(f"INVALID  {exc.error or 'missing_token'}: {exc.description}", file=out)
-        print(f"         ({type(exc).__name__})", file=out)
+        _print_refusal("INVALID", exc, args.json, out)
         return EXIT_INVALID
     except KeySourceError as exc:
-        print(f"UNAVAILABLE  {exc.error}: {exc.description}", file=out)
+        _print_refusal("UNAVAILABLE", exc, args.json, out)
         return EXIT_UNAVAILABLE
-    _print_valid(token, out)
+    if args.json:
+        _print_json(
+            {"valid": True, **dict.fromkeys(_ERROR_KEYS), "token": _token_document(token)}, out
+        )
+    else:
+        _print_valid(token, out)
     return EXIT_OK
+
+
+def _print_refusal(
+    verdict: str, exc: TokenError | KeySourceError, as_json: bool, out: TextIO
+) -> None:
+    error = exc.error or "missing_token"
+    if as_json:
+        values = (error, exc.description, type(exc).__name__)
+        _print_json(
+            {"valid": False, **dict(zip(_ERROR_KEYS, values, strict=True)), "token": None}, out
+        )
+        return
+    print(f"{verdict}  {error}: {exc.description}", file=out)
+    if isinstance(exc, TokenError):
+        print(f"         ({type(exc).__name__})", file=out)
+
+
+def _token_document(token: AccessToken) -> dict[str, Any]:
+    """Return what `verify --json` says of a valid token; every key is always present."""
+    return {
+        "subject": token.subject,
+        "issuer": token.issuer,
+        "audience": list(token.audience),
+        "client_id": token.client_id,
+        "scopes": sorted(token.scopes),
+        "roles": sorted(token.roles),
+        "jti": token.jti,
+        **{key: _iso_time(token.claims.get(claim)) for claim, key in _TIME_KEYS.items()},
+        "header": dict(token.header),
+        "claims": dict(token.claims),
+    }
 
 
 def _print_valid(token: AccessToken, out: TextIO) -> None:
@@ -221,6 +345,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Verify OAuth 2.0 bearer access tokens, and see the pattern at work.",
         epilog="Exit codes: 0 valid, 1 invalid token, 2 usage, 3 key source unavailable.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo = commands.add_parser(
@@ -234,6 +359,7 @@ def _parser() -> argparse.ArgumentParser:
 
     inspect = commands.add_parser("inspect", help="print a token's header and claims, UNVERIFIED")
     inspect.add_argument("token", help='the token, or "-" to read it from stdin')
+    inspect.add_argument("--json", action="store_true", help="print one JSON object")
 
     verify = commands.add_parser("verify", help="verify a token and print its claims or the error")
     verify.add_argument("token", help='the token, or "-" to read it from stdin')
@@ -252,6 +378,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--leeway", type=float, default=60, help="clock skew in seconds (60)")
     verify.add_argument("--timeout", type=float, default=5.0, help="key fetch timeout (5s)")
+    verify.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -266,15 +393,43 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    out = sys.stdout
+    code = EXIT_CLOSED_PIPE
     try:
-        if args.command == "demo":
-            from ._demo import run_demo
-
-            return run_demo(out, keep_running=args.keep_running)
-        if args.command == "inspect":
-            return _inspect(args, out, stdin or sys.stdin)
-        return _verify(args, out, stdin or sys.stdin)
+        code, output = _run(args, stdin or sys.stdin)
+        sys.stdout.write(output)
+        sys.stdout.flush()
     except _UsageError as exc:
-        print(f"accesstoken: error: {exc}", file=sys.stderr)
+        print(_message("error", str(exc)), file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        _discard_stdout()
+    return code
+
+
+def _run(args: argparse.Namespace, stdin: TextIO) -> tuple[int, str]:
+    """Run the chosen command; return its exit code and the output still to write.
+
+    `demo` writes as it goes; `inspect` and `verify` hand back their whole output, so their
+    exit code is known before a closed pipe can interrupt the writing.
+    """
+    if args.command == "demo":
+        from ._demo import run_demo
+
+        return run_demo(sys.stdout, keep_running=args.keep_running), ""
+    out = io.StringIO()
+    if args.command == "inspect":
+        code = _inspect(args, out, stdin)
+    else:
+        with _library_warnings_as_messages():
+            code = _verify(args, out, stdin)
+    return code, out.getvalue()
+
+
+def _discard_stdout() -> None:
+    """Send what is left for stdout to /dev/null, so that the flush at exit fails no more.
+
+    The reader of a pipe went away (`accesstoken inspect ... | head -1`): the recipe of
+    Python's documentation, "Note on SIGPIPE", in the `signal` module.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -12,7 +12,9 @@ Both check tokens themselves, with keys found by `OIDCDiscovery`: the gateway ke
 out, the service decides what the caller may do. A `TokenRouter` sends JWTs to that check
 and opaque tokens to introspection; the gateway also asks a `MemoryDenylist`, so a JWT
 revoked mid-tour is refused there. A scripted tour then sends requests and
-prints a table of what came back. Everything stops at the end and the ports are freed.
+prints a table of what came back: which hop answered (the gateway marks what it forwards
+with `Via`, RFC 9110 §7.6.3), and the `WWW-Authenticate` challenge of every 401 and 403.
+Everything stops at the end and the ports are freed.
 
 Only the core's dependencies are needed: the servers are the standard library's, and the
 ASGI applications run on one event loop in a background thread.
@@ -56,6 +58,8 @@ RESOURCE_ID: Final = "orders-resource-server"
 RESOURCE_SECRET: Final = "demo-introspection-secret"  # noqa: S105 - throwaway, as above
 # Key sets go stale after a second, so the outage step really runs on stale keys.
 CACHE_TTL: Final = 1.0
+# What the gateway adds to the answers it forwards; an answer without it is the gateway's own.
+VIA: Final = "1.0 gateway"
 
 
 # --- ASGI on the standard library's server ------------------------------------------------
@@ -168,6 +172,7 @@ def _gateway(orders: httpx.AsyncClient) -> ASGIApp:
             return
         passed = ("www-authenticate", "retry-after")
         headers = [(k.encode(), v.encode()) for k, v in answer.headers.items() if k in passed]
+        headers.append((b"via", VIA.encode()))
         await _send_json(send, answer.status_code, answer.json(), headers)
 
     return app
@@ -185,6 +190,10 @@ class Step:
     got: int | None = None
     detail: str = ""
     extra_ok: bool = True
+    hop: str = ""
+    """Who answered: "IdP", "gateway" or "service"."""
+    challenge: str | None = None
+    """The `WWW-Authenticate` header of a 401 or 403."""
 
     @property
     def ok(self) -> bool:
@@ -212,6 +221,12 @@ class _Demo:
             data={"grant_type": "client_credentials", "scope": SCOPE},
             auth=(CLIENT_ID, CLIENT_SECRET),
         )
+
+    def hop(self, response: httpx.Response) -> str:
+        """Return who answered: the IdP, the gateway itself, or the service through it."""
+        if str(response.url).startswith(self.idp_url):
+            return "IdP"
+        return "service" if response.headers.get("via") == VIA else "gateway"
 
     def jwks_fetches(self) -> int:
         return self.issuer.requests["/jwks.json"]
@@ -256,6 +271,10 @@ def _tour(demo: _Demo) -> list[Step]:
             steps.append(Step(title, expected, None, f"no answer ({type(exc).__name__})"))
             return None
         done = Step(title, expected, response.status_code, _describe(response))
+        done.hop = demo.hop(response)
+        if response.status_code in (401, 403):  # RFC 6750 §3: a refusal names its challenge
+            done.challenge = response.headers.get("www-authenticate")
+            done.extra_ok = done.challenge is not None
         if refetch:
             done.extra_ok = demo.jwks_fetches() > fetches
             note = refetch if done.extra_ok else "the JWK Set was NOT fetched again"
@@ -294,7 +313,8 @@ def _tour(demo: _Demo) -> list[Step]:
 
     with issuer.outage():
         probe = f"{demo.idp_url}/.well-known/openid-configuration"
-        step("identity provider down (discovery probe)", 503, lambda: demo.http.get(probe))
+        title = "IdP down: probed directly, not via gateway"
+        step(title, 503, lambda: demo.http.get(probe))
         time.sleep(CACHE_TTL + 0.2)  # let the cached key sets go stale
         fresh = issuer.issue(CLIENT_ID, [SCOPE])
         title = "IdP down: cached keys still verify"
@@ -310,20 +330,26 @@ def _tamper(token: str) -> str:
 
 
 def _table(steps: list[Step]) -> str:
-    """Return the steps as a plain-text table."""
-    rows = [("#", "step", "expected", "got", "result", "detail")]
+    """Return the steps as a plain-text table; a challenge goes on a line of its own."""
+    rows = [("#", "step", "expected", "got", "answered by", "result", "detail")]
     for number, step in enumerate(steps, 1):
         result = "ok" if step.ok else "FAIL"
+        got = str(step.got)
         rows.append(
-            (str(number), step.title, str(step.expected), str(step.got), result, step.detail)
+            (str(number), step.title, str(step.expected), got, step.hop, result, step.detail)
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    fixed = len(rows[0]) - 1
+    widths = [max(len(row[i]) for row in rows) for i in range(fixed)]
+    indent = " " * (widths[0] + 2)
     lines = []
     for index, row in enumerate(rows):
-        cells = [cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)]
-        lines.append("  ".join([*cells, row[5]]).rstrip())
+        cells = [cell.ljust(width) for cell, width in zip(row[:fixed], widths, strict=True)]
+        lines.append("  ".join([*cells, row[fixed]]).rstrip())
         if index == 0:
             lines.append("  ".join("-" * width for width in [*widths, 6]))
+        elif row[3] in ("401", "403"):
+            challenge = steps[index - 1].challenge or "(none sent)"
+            lines.append(f"{indent}WWW-Authenticate: {challenge}")
     return "\n".join(lines)
 
 
