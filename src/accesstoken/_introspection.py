@@ -139,23 +139,27 @@ class IntrospectionVerifier(ObservedVerifier):
             `httpx.Auth()` when the `http_client` authenticates with TLS).
         issuer: the expected `iss` of the answers; None skips the check on purpose.
         audience: the expected `aud`; None skips the check on purpose.
-        http_client, async_http_client: httpx clients to use; else our own.
-        timeout: seconds one introspection call may take in all.
         cache_ttl: seconds a positive answer is reused (never past the token's `exp`);
             0 asks on every call.
         negative_cache_ttl: seconds an inactive answer is reused; 0 does not keep them.
         max_cache_entries: the most answers kept.
         required_scopes: scopes every call demands.
-        scope_claim, roles_claim, leeway, clock: as for `TokenVerifier`.
+        scope_claim: as for `TokenVerifier`.
+        roles_claim: as for `TokenVerifier`.
+        leeway: as for `TokenVerifier`.
+        clock: as for `TokenVerifier`.
         revocation: an optional `RevocationCheck`, asked after the claims are checked.
         required_claims: claims the answer must hold (RFC 7662 makes all of them optional).
         token_type_hint: sent with every call; None sends none.
         max_token_bytes: longer tokens are refused without a call.
-        max_response_bytes: the largest response accepted.
+        **http: `HTTPOptions`: `http_client` and `async_http_client` (httpx clients to
+            use; else our own), `timeout` (seconds one call may take in all, 5.0) and
+            `max_response_bytes` (the largest response accepted).
 
     Raises:
-        TypeError, ValueError: an option of the wrong type or out of range, or no client
+        TypeError: an option of the wrong type, an unknown option, or no client
             authentication.
+        ValueError: an option out of range.
     """
 
     def __init__(
