@@ -252,3 +252,35 @@ def test_any_unverified_payload_ends_in_a_token_error(claims: dict) -> None:  # 
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     with pytest.raises(TokenError):
         exact().verify(f"eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(["iss", "tid", 'a"iss', "x", "iss "]), JSON, max_size=4),
+    st.sampled_from([(",", ":"), (", ", ": ")]),
+)
+def test_the_fast_read_of_a_claim_never_disagrees_with_a_top_level_member(
+    claims: dict,
+    separators: tuple[str, str],  # type: ignore[type-arg]
+) -> None:
+    """The fast path may only guess where the top level has no such member at all."""
+    import json
+
+    from accesstoken._multi import _ABSENT, member_key, unverified_claim
+
+    payload = json.dumps(claims, separators=separators).encode()
+    for name in ("iss", "tid"):
+        found = unverified_claim(payload, member_key(name))
+        if name in claims:
+            assert found == claims[name]
+        else:
+            assert found is _ABSENT or isinstance(found, str)
