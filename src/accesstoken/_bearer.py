@@ -16,15 +16,13 @@ anonymous, so that the client learns its token leaks into URLs and logs.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
-from typing import Final, Protocol, runtime_checkable
+from collections.abc import Iterable, Sequence
+from typing import Final
 from urllib.parse import parse_qsl
 
-from ._token import AccessToken
 from .errors import InvalidRequest, MissingToken
 
 __all__ = [
-    "Verifier",
     "authorization_values",
     "is_token68",
     "query_has_token",
@@ -36,19 +34,6 @@ __all__ = [
 _B64TOKEN: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 _AUTH_SCHEME: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2 token
 _BEARER: Final = b"bearer"
-
-
-@runtime_checkable
-class Verifier(Protocol):
-    """What an adapter needs of a verifier: `TokenVerifier` and any look-alike."""
-
-    def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
-        """Return the verified token or raise a `TokenError` / `KeySourceError`."""
-        ...
-
-    async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
-        """Return the verified token without blocking the event loop."""
-        ...
 
 
 def is_token68(value: str) -> bool:

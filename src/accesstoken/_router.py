@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Final
 
-from ._bearer import Verifier
 from ._token import AccessToken
+from ._verifier import Verifier
 
 __all__ = ["TokenRouter", "looks_like_jwt"]
 

@@ -19,8 +19,9 @@ import json
 from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
 from typing import Any, Final, TypeAlias
 
-from ._bearer import Verifier, authorization_values, query_has_token, token_from_headers
+from ._bearer import authorization_values, query_has_token, token_from_headers
 from ._responses import error_response
+from ._verifier import Verifier
 from .errors import AccessTokenError, KeySourceError, MissingToken
 
 __all__ = ["ASGIApp", "AccessTokenMiddleware", "Message", "Receive", "Scope", "Send"]

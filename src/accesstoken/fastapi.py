@@ -27,9 +27,10 @@ from collections.abc import Collection
 from functools import cached_property
 from typing import Any
 
-from ._bearer import Verifier, authorization_values, query_has_token, token_from_headers
+from ._bearer import authorization_values, query_has_token, token_from_headers
 from ._responses import error_response
 from ._token import AccessToken
+from ._verifier import Verifier
 from .errors import AccessTokenError, MissingToken
 
 try:

@@ -25,9 +25,10 @@ import inspect
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar, cast
 
-from ._bearer import Verifier, query_has_token, token_from_headers
+from ._bearer import query_has_token, token_from_headers
 from ._responses import error_response
 from ._token import AccessToken
+from ._verifier import Verifier
 from .errors import AccessTokenError, MissingToken
 
 try:

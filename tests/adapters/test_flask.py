@@ -9,8 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from accesstoken import TokenVerifier
-from accesstoken._bearer import Verifier
+from accesstoken import TokenVerifier, Verifier
 from accesstoken.flask import FlaskAuth, current_token, get_current_token
 
 from ._support import AsyncOnly, Tokens, assert_refused, assert_unavailable, bearer, serve_wsgi
