@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Final, NoReturn, TextIO
 
+from ._bearer import split_scheme
 from ._json import loads_strict
 from ._keys.base import KeySource
 from ._keys.discovery import OIDCDiscovery
@@ -94,8 +95,7 @@ def _duration(seconds: float) -> str:
 
 def _inspect(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     raw = _read_token(args.token, stdin)
-    if raw[:7].lower() == "bearer ":
-        raw = raw[7:]
+    raw = split_scheme(raw)[1]
     segments = raw.split(".")
     if len(segments) != 3:
         print("error: not a JWT (a signed JWT has three dot-separated parts)", file=sys.stderr)
