@@ -14,7 +14,6 @@ token = verifier.verify(raw, scopes=("orders:read",))
 
 from __future__ import annotations
 
-from ._bearer import Verifier
 from ._introspection import IntrospectionVerifier
 from ._keys.base import KeySet, KeySource, VerificationKey
 from ._keys.discovery import OIDCDiscovery
@@ -24,7 +23,7 @@ from ._multi import MultiIssuerVerifier
 from ._revocation import RevocationCheck
 from ._router import TokenRouter
 from ._token import AccessToken
-from ._verifier import TokenVerifier
+from ._verifier import TokenVerifier, Verifier
 from .errors import (
     AccessTokenError,
     DisallowedAlgorithm,

@@ -7,7 +7,9 @@ RFC 6750 §2.1 is narrower, and so is this module:
     credentials = "Bearer" 1*SP b64token        (RFC 6750 §2.1; we allow exactly one SP)
     b64token    = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 
-The scheme is matched case-insensitively (RFC 9110 §11.1). RFC 6750 §2 forbids sending the
+The scheme is matched case-insensitively (RFC 9110 §11.1), by `split_scheme` alone: the
+verifiers (which take a token with or without its prefix), `TokenRouter` and the command
+line call it too, so that no two readers of the prefix can disagree. RFC 6750 §2 forbids sending the
 token by more than one method; a token in the URI (`access_token`, RFC 6750 §2.3) is never
 accepted here, and a request carrying one is refused rather than silently treated as
 anonymous, so that the client learns its token leaks into URLs and logs.
@@ -16,39 +18,55 @@ anonymous, so that the client learns its token leaks into URLs and logs.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
-from typing import Final, Protocol, runtime_checkable
+from collections.abc import Iterable, Sequence
+from typing import AnyStr, Final
 from urllib.parse import parse_qsl
 
-from ._token import AccessToken
 from .errors import InvalidRequest, MissingToken
 
 __all__ = [
-    "Verifier",
+    "BEARER",
+    "LONGEST_PREFIX",
     "authorization_values",
     "is_token68",
     "query_has_token",
+    "split_scheme",
     "token_from_headers",
 ]
+
+#: The auth-scheme that `split_scheme` recognises. RFC 9449's "DPoP" will be a second one:
+#: a name here and a branch there.
+BEARER: Final = "bearer"
+#: The longest prefix `split_scheme` takes off ("Bearer "): how much longer than a token the
+#: text holding it may be.
+LONGEST_PREFIX: Final = len("Bearer ")
 
 # The b64token alphabet, for one bytes.translate() pass instead of a regular expression
 # over a token that is often a kilobyte long.
 _B64TOKEN: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 _AUTH_SCHEME: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 §5.6.2 token
-_BEARER: Final = b"bearer"
 
 
-@runtime_checkable
-class Verifier(Protocol):
-    """What an adapter needs of a verifier: `TokenVerifier` and any look-alike."""
+def split_scheme(value: AnyStr) -> tuple[str | None, AnyStr]:
+    """Return the auth-scheme that `value` opens with, and the credentials after it.
 
-    def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
-        """Return the verified token or raise a `TokenError` / `KeySourceError`."""
-        ...
-
-    async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
-        """Return the verified token without blocking the event loop."""
-        ...
+    `("bearer", "abc")` for `"Bearer abc"` (the scheme in any case, then one space);
+    `("bearer", "")` for `"Bearer"` alone; `(None, value)` for anything else: a bare token,
+    or the credentials of another scheme such as `"Basic dXNlcjpwYXNz"`. Text (a token
+    handed to a verifier) and bytes (a header as ASGI gives it) alike.
+    """
+    head = value[:LONGEST_PREFIX].lower()
+    # One branch per type rather than a table of prefixes: this runs for every token.
+    if isinstance(head, str):
+        if head == "bearer ":
+            return BEARER, value[LONGEST_PREFIX:]
+        if head == "bearer":  # a Bearer credential without its token
+            return BEARER, value[:0]
+    elif head == b"bearer ":
+        return BEARER, value[LONGEST_PREFIX:]
+    elif head == b"bearer":
+        return BEARER, value[:0]
+    return None, value
 
 
 def is_token68(value: str) -> bool:
@@ -102,12 +120,12 @@ def token_from_headers(values: Sequence[str | bytes], *, query_token: bool = Fal
             raise InvalidRequest("The Authorization header is malformed.") from None
     # Parsed as bytes, as ASGI hands them over: the token is decoded once, after it is known
     # to be ASCII.
-    scheme, space, token = value.partition(b" ")
-    if scheme.lower() != _BEARER:
-        if _AUTH_SCHEME.fullmatch(scheme):
+    scheme, token = split_scheme(value)
+    if scheme is None:
+        if _AUTH_SCHEME.fullmatch(value.partition(b" ")[0]):
             raise MissingToken()  # another scheme's credentials: no bearer token was offered
         raise InvalidRequest("The Authorization header is malformed.")
-    if not space or not _is_b64token(token):
+    if not _is_b64token(token):
         raise InvalidRequest('The Authorization header must be "Bearer" and one token.')
     return token.decode("ascii")
 

@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from typing import Any, Final, NoReturn, TextIO
 
 from . import __version__
+from ._bearer import split_scheme
 from ._json import loads_strict
 from ._keys.base import KeySource
 from ._keys.discovery import OIDCDiscovery
@@ -170,8 +171,7 @@ def _not_a_jwt(reason: str, args: argparse.Namespace, out: TextIO) -> int:
 
 def _inspect(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     raw = _read_token(args.token, stdin)
-    if raw[:7].lower() == "bearer ":
-        raw = raw[7:]
+    raw = split_scheme(raw)[1]
     segments = raw.split(".")
     if len(segments) != 3:
         return _not_a_jwt("a signed JWT has three dot-separated parts", args, out)

@@ -23,7 +23,6 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Final
 
 from . import _options
-from ._bearer import Verifier
 from ._keys.base import KeySet, KeySource
 from ._keys.discovery import OIDCDiscovery, check_issuer
 from ._keys.static import StaticKeys
@@ -31,7 +30,7 @@ from ._observed import ObservedVerifier, Verify, VerifyAsync, unobserved
 from ._pipeline import prepare
 from ._remote.settings import RemoteOptions, RemoteSettings
 from ._token import AccessToken
-from ._verifier import TokenVerifier
+from ._verifier import TokenVerifier, Verifier
 from .errors import InvalidIssuer, MalformedToken, MissingClaim
 
 __all__ = ["MultiIssuerVerifier"]

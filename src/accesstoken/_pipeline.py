@@ -19,6 +19,7 @@ from typing import Any, Final, NamedTuple
 
 from . import _claims
 from ._algorithms import ALGORITHMS, Algorithm
+from ._bearer import LONGEST_PREFIX, split_scheme
 from ._json import loads_strict
 from ._keys.base import VerificationKey
 from ._token import AccessToken
@@ -44,7 +45,6 @@ __all__ = [
     "token_from_claims",
 ]
 
-_BEARER: Final = "bearer "
 # The base64url alphabet (RFC 4648 §5). Deleting it from a token leaves only its dots, so one
 # C-level `bytes.translate` checks every character and counts the segments: much cheaper
 # than a regular expression over a token whose RSA signature alone is 342 characters.
@@ -74,7 +74,7 @@ def prepare(raw: str | bytes, max_bytes: int) -> str:
     Raises:
         MalformedToken: too long (checked before anything else), or not ASCII.
     """
-    if len(raw) > max_bytes + len(_BEARER):
+    if len(raw) > max_bytes + LONGEST_PREFIX:
         raise MalformedToken("The access token is too large.")
     if isinstance(raw, str):
         text = raw
@@ -85,8 +85,7 @@ def prepare(raw: str | bytes, max_bytes: int) -> str:
             raise MalformedToken() from None
     else:
         raise TypeError("a token must be str or bytes")
-    if text[:7].lower() == _BEARER:
-        text = text[7:]
+    text = split_scheme(text)[1]
     if len(text) > max_bytes:
         raise MalformedToken("The access token is too large.")
     return text

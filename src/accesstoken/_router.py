@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Final
 
-from ._bearer import Verifier
+from ._bearer import split_scheme
 from ._token import AccessToken
+from ._verifier import Verifier
 
 __all__ = ["TokenRouter", "looks_like_jwt"]
 
-_BEARER: Final = "bearer "
 _JSON_OBJECT: Final = "eyJ"  # base64url of '{"'
 
 
@@ -27,8 +27,7 @@ def looks_like_jwt(raw: str | bytes) -> bool:
     text = raw.decode("ascii", "replace") if isinstance(raw, bytes | bytearray) else raw
     if not isinstance(text, str):
         return True  # let the JWT verifier refuse what is not a token at all
-    if text[:7].lower() == _BEARER:
-        text = text[7:]
+    text = split_scheme(text)[1]
     return text.startswith(_JSON_OBJECT) and text.count(".") in (2, 4)
 
 

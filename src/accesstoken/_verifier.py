@@ -1,4 +1,4 @@
-"""`TokenVerifier`: checks its options once, then runs the pipeline for each token.
+"""`TokenVerifier`, and `Verifier`: the protocol every verifier meets and every adapter takes.
 
 Every check is a step of `_pipeline` or a method here, written once. `verify()` and
 `verify_async()` are two short drivers that call the same steps in the same order; they
@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from heapq import heappop, heappush
-from typing import Final, NamedTuple, TypeAlias
+from typing import Final, NamedTuple, Protocol, TypeAlias, runtime_checkable
 
 from . import _claims, _options
 from ._algorithms import SUPPORTED_ALGORITHMS
@@ -33,9 +33,26 @@ from ._revocation import RevocationCheck
 from ._token import AccessToken
 from .errors import TokenRevoked, UnknownKey
 
-__all__ = ["TokenVerifier"]
+__all__ = ["TokenVerifier", "Verifier"]
 
 Clock: TypeAlias = Callable[[], float]
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """What an adapter needs of a verifier: `TokenVerifier` and any look-alike.
+
+    `IntrospectionVerifier` and `TokenRouter` meet it too; `isinstance()` checks that an
+    object has both methods.
+    """
+
+    def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+        """Return the verified token or raise a `TokenError` / `KeySourceError`."""
+        ...
+
+    async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+        """Return the verified token without blocking the event loop."""
+        ...
 
 
 class _KeysNeeded(NamedTuple):

@@ -19,9 +19,11 @@ import json
 from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
 from typing import Any, Final, TypeAlias
 
-from ._bearer import Verifier, authorization_values, query_has_token, token_from_headers
-from ._responses import error_response
-from .errors import AccessTokenError, KeySourceError, MissingToken
+from ._authenticate import Guard, Refusal, authenticate_async
+from ._bearer import authorization_values
+from ._responses import ErrorResponse
+from ._verifier import Verifier
+from .errors import KeySourceError
 
 __all__ = ["ASGIApp", "AccessTokenMiddleware", "Message", "Receive", "Scope", "Send"]
 
@@ -73,77 +75,53 @@ class AccessTokenMiddleware:
         # Two C-level tests per request: the path itself, or anything below it.
         self._excluded_paths = frozenset(self.exclude)
         self._excluded_below = tuple(prefix + "/" for prefix in self.exclude)
-        self.optional = optional
-        self.scopes = tuple(scopes)
-        self.roles = tuple(roles)
-        self.realm = realm
+        self._guard = Guard(optional=optional, realm=realm).demanding(scopes, roles)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the connection's token, then hand it to the application or refuse it."""
         if scope["type"] not in ("http", "websocket") or self._excluded(scope["path"]):
             await self.app(scope, receive, send)
             return
-        try:
-            raw = self._raw_token(scope)
-            token = None
-            if raw is not None:
-                token = await self.verifier.verify_async(raw, scopes=self.scopes)
-                if self.roles:
-                    token.require_roles(*self.roles)
-        except AccessTokenError as exc:
-            if scope["type"] == "http":
-                await self._refuse_http(exc, send)
-            else:
-                await self._refuse_websocket(exc, scope, receive, send)
+        # The raw ASGI headers: no framework `Headers` object per request.
+        carried = (authorization_values(scope["headers"]), scope.get("query_string", b""))
+        outcome = await authenticate_async(self.verifier, self._guard, carried)
+        if isinstance(outcome, Refusal):
+            await _refuse(outcome, scope, receive, send)
             return
-        scope.setdefault("state", {})["access_token"] = token
+        scope.setdefault("state", {})["access_token"] = outcome
         await self.app(scope, receive, send)
 
     def _excluded(self, path: str) -> bool:
         return path in self._excluded_paths or path.startswith(self._excluded_below)
 
-    def _raw_token(self, scope: Scope) -> str | None:
-        """Return the request's bearer token; None when there is none and that is allowed."""
-        values = authorization_values(scope["headers"])
-        query = scope.get("query_string", b"")
-        try:
-            return token_from_headers(values, query_token=bool(query) and query_has_token(query))
-        except MissingToken:
-            if self.optional:
-                return None
-            raise
 
-    async def _refuse_http(self, exc: AccessTokenError, send: Send) -> None:
-        status, headers, body = self._answer(exc)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+async def _refuse(refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer a refused request; refuse a websocket before `websocket.accept`.
 
-    async def _refuse_websocket(
-        self, exc: AccessTokenError, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        """Refuse the connection before `websocket.accept`.
+    A websocket gets the HTTP answer when the server offers the denial response extension,
+    else a `websocket.close` (the server then answers the handshake with 403).
+    """
+    if scope["type"] == "http":
+        await _send_json(send, "http", refusal.response)
+        return
+    if (await receive())["type"] != "websocket.connect":
+        return  # the client has gone already
+    if _DENIAL_EXTENSION in scope.get("extensions", {}):
+        await _send_json(send, "websocket.http", refusal.response)
+        return
+    exc = refusal.error
+    code = WS_TRY_AGAIN_LATER if isinstance(exc, KeySourceError) else WS_POLICY_VIOLATION
+    await send({"type": "websocket.close", "code": code, "reason": exc.error or "unauthorized"})
 
-        With the HTTP answer when the server offers the denial response extension, else with
-        a `websocket.close` (the server then answers the handshake with 403).
-        """
-        message = await receive()
-        if message["type"] != "websocket.connect":
-            return  # the client has gone already
-        if _DENIAL_EXTENSION in scope.get("extensions", {}):
-            status, headers, body = self._answer(exc)
-            start = {"type": "websocket.http.response.start", "status": status, "headers": headers}
-            await send(start)
-            await send({"type": "websocket.http.response.body", "body": body})
-            return
-        code = WS_TRY_AGAIN_LATER if isinstance(exc, KeySourceError) else WS_POLICY_VIOLATION
-        await send({"type": "websocket.close", "code": code, "reason": exc.error or "unauthorized"})
 
-    def _answer(self, exc: AccessTokenError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        response = error_response(exc, self.realm)
-        body = json.dumps(response.body).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            *((name.lower().encode(), value.encode()) for name, value in response.headers.items()),
-        ]
-        return response.status_code, headers, body
+async def _send_json(send: Send, kind: str, response: ErrorResponse) -> None:
+    """Send `response` as a JSON answer of `kind` ("http" or "websocket.http")."""
+    body = json.dumps(response.body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in response.headers.items()),
+    ]
+    start = {"type": f"{kind}.response.start", "status": response.status_code, "headers": headers}
+    await send(start)
+    await send({"type": f"{kind}.response.body", "body": body})

@@ -1,36 +1,26 @@
 """`BearerAuth`: FastAPI dependencies that verify the request's bearer token.
 
-```python
-from fastapi import Depends, FastAPI, Security
-from accesstoken import AccessToken
-from accesstoken.fastapi import BearerAuth
-
-auth = BearerAuth(verifier)
-
-@app.post("/orders")
-def create(token: AccessToken = Security(auth, scopes=["orders:write"])): ...
-```
-
-`BearerAuth` is a FastAPI `SecurityBase` with an HTTP bearer model, as `HTTPBearer` is, so
-it appears in the OpenAPI schema and Swagger UI's Authorize button works. The dependency is
-`async`: it runs on the event loop and calls `verify_async()`, so a key refresh never blocks
-the loop, whether the endpoint itself is sync or async.
-
-Errors are raised as `HTTPException`s with `detail={"error", "error_description"}` and the
-`WWW-Authenticate` (or `Retry-After`) header, so a plain app answers `{"detail": {...}}`;
-`install_error_handlers(app)` switches the app to the flat body the other adapters send.
+A `SecurityBase` with an HTTP bearer model, as FastAPI's `HTTPBearer` is, so it shows in the
+OpenAPI schema and Swagger UI's Authorize button works. The dependency is `async` and calls
+`verify_async()`: a key refresh never blocks the loop, whether the endpoint is sync or async.
+Refusals are `HTTPException`s with `detail={"error", "error_description"}` and the
+`WWW-Authenticate` (or `Retry-After`) header; `install_error_handlers(app)` switches the app to
+the flat body the other adapters send.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Collection
 from functools import cached_property
-from typing import Any
+from operator import attrgetter
 
-from ._bearer import Verifier, authorization_values, query_has_token, token_from_headers
-from ._responses import error_response
+from ._authenticate import Guard, Refusal, authenticate_async
+from ._bearer import authorization_values
+from ._responses import ErrorResponse
 from ._token import AccessToken
-from .errors import AccessTokenError, MissingToken
+from ._verifier import Verifier
+from .errors import AccessTokenError
 
 try:
     from fastapi import FastAPI, HTTPException, Request
@@ -49,8 +39,14 @@ __all__ = ["AccessTokenHTTPException", "BearerAuth", "install_error_handlers"]
 class AccessTokenHTTPException(HTTPException):
     """An `HTTPException` that remembers the error it reports, for `install_error_handlers`."""
 
-    def __init__(self, error: AccessTokenError, realm: str | None = None) -> None:
-        response = error_response(error, realm)
+    def __init__(
+        self,
+        error: AccessTokenError,
+        realm: str | None = None,
+        *,
+        response: ErrorResponse | None = None,
+    ) -> None:
+        response = response or Guard(realm=realm).refuse(error).response
         super().__init__(response.status_code, detail=response.body, headers=response.headers)
         self.token_error = error
 
@@ -62,7 +58,7 @@ class BearerAuth(SecurityBase):
     `Depends(auth.require("scope", roles=("admin",)))`.
 
     Args:
-        verifier: a `TokenVerifier` or any object with `verify_async()`.
+        verifier: a `TokenVerifier` or any other `Verifier`.
         scopes: scopes this dependency always demands, on top of `Security(scopes=...)`.
         roles: roles this dependency always demands (403 otherwise).
         optional: return None for a request without a token instead of refusing it.
@@ -71,6 +67,11 @@ class BearerAuth(SecurityBase):
         bearer_format: the OpenAPI `bearerFormat` hint shown in Swagger UI.
         realm: the `realm` of the `WWW-Authenticate` challenge, if any.
     """
+
+    scopes = property(attrgetter("_guard.scopes"), doc="The scopes always demanded.")
+    roles = property(attrgetter("_guard.roles"), doc="The roles always demanded.")
+    is_optional = property(attrgetter("_guard.optional"), doc="None for a request without token.")
+    realm = property(attrgetter("_guard.realm"), doc="The realm of the challenge.")
 
     def __init__(
         self,
@@ -85,63 +86,40 @@ class BearerAuth(SecurityBase):
         realm: str | None = None,
     ) -> None:
         self.verifier = verifier
-        self.scopes = tuple(scopes)
-        self.roles = tuple(roles)
-        self.is_optional = optional
-        self.realm = realm
+        self._guard = Guard(optional=optional, realm=realm).demanding(scopes, roles)
         self.description = description
         self.bearer_format = bearer_format
         self.model = HTTPBearerModel(bearerFormat=bearer_format, description=description)
         self.scheme_name = scheme_name or "BearerAuth"
 
-    async def __call__(
-        self, request: Request, security_scopes: SecurityScopes
-    ) -> AccessToken | None:
+    async def __call__(self, request: Request, scopes: SecurityScopes) -> AccessToken | None:
         """Return the verified token, or None when optional and no token was sent.
 
         Raises:
             AccessTokenHTTPException: the token is missing, malformed, invalid or lacks a
                 scope or role (400/401/403), or tokens cannot be checked right now (503).
         """
-        scope = request.scope  # raw headers: no Starlette `Headers` object built per request
-        values = authorization_values(scope["headers"])
-        query_token = query_has_token(scope.get("query_string", b""))
-        try:
-            try:
-                raw = token_from_headers(values, query_token=query_token)
-            except MissingToken:
-                if self.is_optional:
-                    return None
-                raise
-            token = await self.verifier.verify_async(
-                raw, scopes=(*self.scopes, *security_scopes.scopes)
-            )
-            if self.roles:
-                token.require_roles(*self.roles)
-        except AccessTokenError as exc:
-            raise AccessTokenHTTPException(exc, self.realm) from None
-        return token
+        scope = request.scope  # raw ASGI headers: no Starlette `Headers` object per request
+        carried = (authorization_values(scope["headers"]), scope.get("query_string", b""))
+        outcome = await authenticate_async(self.verifier, self._guard, carried, scopes.scopes)
+        if isinstance(outcome, Refusal):
+            raise AccessTokenHTTPException(outcome.error, response=outcome.response) from None
+        return outcome
 
     @cached_property
     def optional(self) -> BearerAuth:
         """The same dependency, returning None for a request without a token."""
-        return self._derive(optional=True)
+        return self._with(self._guard.demanding(optional=True))
 
     def require(self, *scopes: str, roles: Collection[str] = ()) -> BearerAuth:
         """Return a dependency that also demands `scopes` (and `roles`), for `Depends()`."""
-        return self._derive(scopes=(*self.scopes, *scopes), roles=(*self.roles, *roles))
+        return self._with(self._guard.demanding(scopes, roles))
 
-    def _derive(self, **changes: Any) -> BearerAuth:
-        options: dict[str, Any] = {
-            "scopes": self.scopes,
-            "roles": self.roles,
-            "optional": self.is_optional,
-            "scheme_name": self.scheme_name,
-            "description": self.description,
-            "bearer_format": self.bearer_format,
-            "realm": self.realm,
-        }
-        return BearerAuth(self.verifier, **{**options, **changes})
+    def _with(self, guard: Guard) -> BearerAuth:
+        derived = copy.copy(self)
+        vars(derived).pop("optional", None)  # `self.optional` when cached: not the copy's
+        derived._guard = guard
+        return derived
 
 
 def install_error_handlers(app: FastAPI, *, realm: str | None = None) -> None:
@@ -150,19 +128,14 @@ def install_error_handlers(app: FastAPI, *, realm: str | None = None) -> None:
     Also catches an `AccessTokenError` raised in an endpoint (say, by
     `token.require_roles("admin")`), which would otherwise be a 500.
 
-    Args:
-        app: the application.
-        realm: the `realm` of `WWW-Authenticate` for errors raised in endpoints.
+    `realm` is the `realm` of `WWW-Authenticate` for errors raised in endpoints.
     """
 
     async def flat(_request: Request, exc: Exception) -> JSONResponse:
-        error = exc.token_error if isinstance(exc, AccessTokenHTTPException) else exc
-        if not isinstance(error, AccessTokenError):  # pragma: no cover - registered types only
-            raise exc
-        response = error_response(error, realm)
-        if isinstance(exc, AccessTokenHTTPException):
-            response.headers.update(exc.headers or {})
-        return JSONResponse(response.body, response.status_code, response.headers)
+        if isinstance(exc, AccessTokenError):  # raised in an endpoint
+            exc = AccessTokenHTTPException(exc, realm)
+        assert isinstance(exc, AccessTokenHTTPException)  # the only other type registered
+        return JSONResponse(exc.detail, exc.status_code, exc.headers)
 
     app.add_exception_handler(AccessTokenHTTPException, flat)
     app.add_exception_handler(AccessTokenError, flat)

@@ -1,9 +1,6 @@
 """`FlaskAuth`: a decorator that verifies the request's bearer token in Flask views.
 
 ```python
-from flask import Flask
-from accesstoken.flask import FlaskAuth, current_token
-
 auth = FlaskAuth(verifier)          # or FlaskAuth(), then auth.init_app(app, verifier)
 
 @app.get("/orders")
@@ -12,10 +9,9 @@ def orders():
     return {"sub": current_token.subject}
 ```
 
-A sync view is checked with `verify()`, an `async def` view (Flask's async views) with
-`verify_async()`. Refusals are JSON `{"error", "error_description"}` with the
-`WWW-Authenticate` (or `Retry-After`) header, rendered by the decorator itself, so they work
-with or without `init_app`.
+A sync view is checked with `verify()`, an `async def` view with `verify_async()`. Refusals
+are JSON `{"error", "error_description"}` with the `WWW-Authenticate` (or `Retry-After`)
+header, rendered by the decorator itself, so they work with or without `init_app`.
 """
 
 from __future__ import annotations
@@ -25,13 +21,13 @@ import inspect
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar, cast
 
-from ._bearer import Verifier, query_has_token, token_from_headers
-from ._responses import error_response
+from ._authenticate import Carried, Guard, Refusal, authenticate, authenticate_async
 from ._token import AccessToken
-from .errors import AccessTokenError, MissingToken
+from ._verifier import Verifier
+from .errors import AccessTokenError
 
 try:
-    from flask import Flask, Response, current_app, g, jsonify, request
+    from flask import Flask, Response, current_app, g, make_response, request
     from werkzeug.local import LocalProxy
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("accesstoken.flask needs Flask: pip install 'accesstoken[flask]'") from exc
@@ -74,10 +70,10 @@ class FlaskAuth:
         self.realm = realm
 
     def init_app(self, app: Flask, verifier: Verifier | None = None) -> None:
-        """Register with `app` (application factory): its verifier and an error handler.
+        """Register with `app`: its verifier, and a handler for errors raised in its views.
 
-        The handler renders an `AccessTokenError` raised in a view (say, by
-        `current_token.require_roles("admin")`) like the decorator's own refusals.
+        The handler renders an `AccessTokenError` (say, of `current_token.require_roles()`)
+        as the decorator renders a refusal.
 
         Raises:
             ValueError: no verifier here and none given to `FlaskAuth()`.
@@ -86,7 +82,9 @@ class FlaskAuth:
         if verifier is None:
             raise ValueError("FlaskAuth needs a verifier: FlaskAuth(verifier) or init_app(app, v)")
         app.extensions.setdefault(_EXTENSION, {})[self] = verifier
-        app.register_error_handler(AccessTokenError, self._render)
+        app.register_error_handler(
+            AccessTokenError, lambda exc: _render(Guard(realm=self.realm).refuse(exc))
+        )
 
     def require(
         self, *scopes: str, roles: Collection[str] = (), optional: bool = False
@@ -96,50 +94,27 @@ class FlaskAuth:
         `@auth.require()` with no scopes accepts any valid token. With `optional=True`, a
         request without a token reaches the view with `current_token` standing for None.
         """
+        guard = Guard(optional=optional, realm=self.realm).demanding(scopes, roles)
 
         def decorate(view: _View) -> _View:
             if inspect.iscoroutinefunction(view):
 
                 @functools.wraps(view)
                 async def async_view(*args: Any, **kwargs: Any) -> Any:
-                    try:
-                        raw = self._raw_token(optional)
-                        token = None
-                        if raw is not None:
-                            token = await self._verifier().verify_async(raw, scopes)
-                            token.require_roles(*roles)
-                    except AccessTokenError as exc:
-                        return self._render(exc)
-                    setattr(g, _G_NAME, token)
-                    return await view(*args, **kwargs)
+                    outcome = await authenticate_async(self._verifier(), guard, _carried())
+                    refused = _admit(outcome)
+                    return refused if refused is not None else await view(*args, **kwargs)
 
                 return cast(_View, async_view)
 
             @functools.wraps(view)
             def sync_view(*args: Any, **kwargs: Any) -> Any:
-                try:
-                    raw = self._raw_token(optional)
-                    token = None
-                    if raw is not None:
-                        token = self._verifier().verify(raw, scopes)
-                        token.require_roles(*roles)
-                except AccessTokenError as exc:
-                    return self._render(exc)
-                setattr(g, _G_NAME, token)
-                return view(*args, **kwargs)
+                refused = _admit(authenticate(self._verifier(), guard, _carried()))
+                return refused if refused is not None else view(*args, **kwargs)
 
             return cast(_View, sync_view)
 
         return decorate
-
-    def _raw_token(self, optional: bool) -> str | None:
-        values = request.headers.getlist("Authorization")
-        try:
-            return token_from_headers(values, query_token=query_has_token(request.query_string))
-        except MissingToken:
-            if optional:
-                return None
-            raise
 
     def _verifier(self) -> Verifier:
         verifier = current_app.extensions.get(_EXTENSION, {}).get(self, self.verifier)
@@ -147,9 +122,19 @@ class FlaskAuth:
             raise RuntimeError("FlaskAuth has no verifier for this app: call init_app(app, v)")
         return cast(Verifier, verifier)
 
-    def _render(self, exc: AccessTokenError) -> Response:
-        answer = error_response(exc, self.realm)
-        response = jsonify(answer.body)
-        response.status_code = answer.status_code
-        response.headers.update(answer.headers)
-        return response
+
+def _carried() -> Carried:
+    return request.headers.getlist("Authorization"), request.query_string
+
+
+def _admit(outcome: AccessToken | Refusal | None) -> Response | None:
+    """Return the answer to a refused request; keep an admitted one's token, return None."""
+    if isinstance(outcome, Refusal):
+        return _render(outcome)
+    setattr(g, _G_NAME, outcome)
+    return None
+
+
+def _render(refusal: Refusal) -> Response:
+    answer = refusal.response  # a JSON body from a dict, as a view's (body, status, headers)
+    return make_response((answer.body, answer.status_code, answer.headers))

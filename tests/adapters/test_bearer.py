@@ -12,13 +12,36 @@ from accesstoken import (
     MissingToken,
     TokenExpired,
 )
-from accesstoken._bearer import query_has_token, token_from_headers
+from accesstoken._bearer import BEARER, query_has_token, split_scheme, token_from_headers
 from accesstoken._responses import error_response
 
 
 @pytest.mark.parametrize("value", ["Bearer a.b.c", "bearer a.b.c", "BEARER a.b.c", "BeArEr a.b.c"])
 def test_scheme_is_case_insensitive(value: str) -> None:
     assert token_from_headers([value]) == "a.b.c"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Bearer a.b.c", (BEARER, "a.b.c")),
+        ("bEaReR a.b.c", (BEARER, "a.b.c")),
+        (b"BEARER a.b.c", (BEARER, b"a.b.c")),
+        ("Bearer ", (BEARER, "")),
+        ("Bearer", (BEARER, "")),
+        (b"bearer", (BEARER, b"")),
+        ("Bearer  a", (BEARER, " a")),  # the rest is the caller's to judge
+        ("a.b.c", (None, "a.b.c")),
+        ("Bearera.b.c", (None, "Bearera.b.c")),
+        ("Bearer\ta.b.c", (None, "Bearer\ta.b.c")),
+        (b"Basic dXNlcjpwYXNz", (None, b"Basic dXNlcjpwYXNz")),
+        ("", (None, "")),
+    ],
+)
+def test_split_scheme_is_the_one_reader_of_the_prefix(
+    value: str | bytes, expected: tuple[str | None, str | bytes]
+) -> None:
+    assert split_scheme(value) == expected
 
 
 def test_header_bytes_are_read_as_latin1() -> None:

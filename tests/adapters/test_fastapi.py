@@ -10,8 +10,7 @@ import pytest
 from fastapi import Depends, FastAPI, Security
 from fastapi.testclient import TestClient
 
-from accesstoken import AccessToken, TokenVerifier
-from accesstoken._bearer import Verifier
+from accesstoken import AccessToken, TokenVerifier, Verifier
 from accesstoken.fastapi import BearerAuth, install_error_handlers
 
 from ._support import AsyncOnly, Tokens, assert_refused, assert_unavailable, bearer, serve_asgi

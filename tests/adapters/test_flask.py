@@ -9,8 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from accesstoken import TokenVerifier
-from accesstoken._bearer import Verifier
+from accesstoken import TokenVerifier, Verifier
 from accesstoken.flask import FlaskAuth, current_token, get_current_token
 
 from ._support import AsyncOnly, Tokens, assert_refused, assert_unavailable, bearer, serve_wsgi
@@ -186,3 +185,12 @@ def test_real_werkzeug_server(verifier: TokenVerifier, tokens: Tokens) -> None:
         assert_refused(http.get("/orders", headers=bearer(tokens.tampered)), 401, "invalid_token")
         twice = [("Authorization", f"Bearer {tokens.reader}")] * 2
         assert_refused(http.get("/orders", headers=twice), 400, "invalid_request")
+
+
+@pytest.mark.parametrize("path", ["/orders", "/async-orders", "/me"])
+def test_a_view_of_an_app_without_a_verifier_fails_loudly(path: str, tokens: Tokens) -> None:
+    app = Flask(__name__)
+    add_views(app, FlaskAuth())  # neither FlaskAuth(verifier) nor init_app(app, verifier)
+    client = app.test_client()
+    assert client.get(path).status_code == 500  # not a 401 that hides the mistake
+    assert client.get(path, headers=bearer(tokens.reader)).status_code == 500
