@@ -137,15 +137,23 @@ def test_non_numeric_policy_values_are_type_errors() -> None:
 
 
 @pytest.mark.parametrize("draw", [0.0, 0.5, 0.999999])
-@pytest.mark.parametrize(("max_age", "base"), [(None, 300), (600, 600), (1, 30)])
+@pytest.mark.parametrize(("max_age", "base"), [(None, 300), (600, 600), (31, 31)])
 def test_jitter_ends_a_lifetime_between_ninety_and_a_hundred_percent(
     draw: float, max_age: float | None, base: float
 ) -> None:
     policy = RefreshPolicy(cache_ttl=300, min_refresh_interval=30)  # jitter 0.1 by default
-    assert policy.lifetime(max_age, draw) == pytest.approx(base * (1 - 0.1 * draw))
+    expected = max(base * (1 - 0.1 * draw), 30 if max_age is not None else 0)
+    assert policy.lifetime(max_age, draw) == pytest.approx(expected)
     cache: CachedDocument[str] = CachedDocument(policy, draw=lambda: draw)
     assert cache.succeeded(cache.begin(), "doc", max_age, now=0)
     assert 0.9 * base <= cache.fresh_until <= base
+
+
+@pytest.mark.parametrize("draw", [0.0, 0.999999])
+def test_a_max_age_never_ends_before_min_refresh_interval_even_jittered(draw: float) -> None:
+    policy = RefreshPolicy(cache_ttl=300, min_refresh_interval=30)
+    assert policy.lifetime(0, draw) == 30
+    assert policy.lifetime(30, draw) == 30
 
 
 def test_replicas_started_together_draw_different_lifetimes() -> None:

@@ -66,14 +66,13 @@ class RefreshPolicy:
         """Return how many seconds a response stays fresh, given its max-age (None: absent).
 
         `draw` is a random number in [0, 1): the lifetime is shortened by `draw * jitter` of
-        itself, so it ends between `1 - jitter` and all of the clamped value.
+        itself, so it ends between `1 - jitter` and all of its value. A max-age is clamped
+        after that, so it never ends before `min_refresh_interval`.
         """
-        base = (
-            self.cache_ttl
-            if max_age is None
-            else min(max(max_age, self.min_refresh_interval), ONE_DAY)
-        )
-        return base * (1 - self.jitter * draw)
+        shortened = 1 - self.jitter * draw
+        if max_age is None:
+            return self.cache_ttl * shortened
+        return min(max(max_age * shortened, self.min_refresh_interval), ONE_DAY)
 
 
 def max_age_from(cache_control: str | None, age: str | None = None) -> float | None:
