@@ -51,6 +51,8 @@ def test_quoted_strings_cannot_break_out(evil: str) -> None:
     for header in (
         accesstoken.InvalidToken(evil).www_authenticate(realm=evil),
         accesstoken.InsufficientScope([evil, 'a"b']).www_authenticate(),
+        accesstoken.InvalidDPoPProof(evil, algorithms=[evil, "ES256"]).www_authenticate(evil),
+        accesstoken.InsufficientUserAuthentication(evil, acr_values=[evil]).www_authenticate(),
     ):
         assert "\r" not in header
         assert "\n" not in header
@@ -64,3 +66,31 @@ def test_quoted_strings_cannot_break_out(evil: str) -> None:
 def test_description_never_defaults_to_input() -> None:
     exc = accesstoken.MalformedToken()
     assert str(exc) == exc.description == "The access token is malformed."
+
+
+def test_invalid_dpop_proof_is_a_dpop_challenge_listing_algorithms() -> None:
+    exc = accesstoken.InvalidDPoPProof()
+    assert isinstance(exc, accesstoken.InvalidToken)
+    assert (exc.status_code, exc.error) == (401, "invalid_dpop_proof")
+    assert exc.www_authenticate() == (
+        'DPoP error="invalid_dpop_proof", error_description="The DPoP proof is invalid.", '
+        'algs="ES256 RS256 PS256 EdDSA"'
+    )
+    narrowed = accesstoken.InvalidDPoPProof("Bad.", algorithms=("EdDSA",))
+    assert narrowed.www_authenticate("api").endswith('error_description="Bad.", algs="EdDSA"')
+    assert narrowed.www_authenticate("api").startswith('DPoP realm="api", ')
+
+
+def test_insufficient_user_authentication_names_what_would_do() -> None:
+    exc = accesstoken.InsufficientUserAuthentication(acr_values=("urn:a", "urn:b"), max_age=300.0)
+    assert not isinstance(exc, accesstoken.InvalidToken)
+    assert (exc.status_code, exc.error) == (401, "insufficient_user_authentication")
+    assert (exc.acr_values, exc.max_age) == (("urn:a", "urn:b"), 300.0)
+    assert exc.www_authenticate().startswith('Bearer error="insufficient_user_authentication", ')
+    assert exc.www_authenticate().endswith('acr_values="urn:a urn:b", max_age="300"')
+    only_age = accesstoken.InsufficientUserAuthentication(max_age=2.5).www_authenticate()
+    assert only_age.endswith('max_age="2.5"')
+    assert "acr_values" not in only_age
+    only_acr = accesstoken.InsufficientUserAuthentication(acr_values="urn:mfa").www_authenticate()
+    assert only_acr.endswith('acr_values="urn:mfa"')
+    assert "max_age" not in only_acr
