@@ -15,6 +15,7 @@ token = verifier.verify(raw, scopes=("orders:read",))
 from __future__ import annotations
 
 from ._bearer import Verifier
+from ._dpop import DPoP, RequestContext
 from ._introspection import IntrospectionVerifier
 from ._keys.base import KeySet, KeySource, VerificationKey
 from ._keys.discovery import OIDCDiscovery
@@ -58,6 +59,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessToken",
     "AccessTokenError",
+    "DPoP",
     "DisallowedAlgorithm",
     "Forbidden",
     "HMACSecret",
@@ -82,6 +84,7 @@ __all__ = [
     "MissingToken",
     "MultiIssuerVerifier",
     "OIDCDiscovery",
+    "RequestContext",
     "RevocationCheck",
     "RevocationUnavailable",
     "StaticKeys",

@@ -1,5 +1,8 @@
 """Denylists for JWT access tokens: `MemoryDenylist` for one process, `RedisDenylist` for many.
 
+Also the replay cache of DPoP proofs (RFC 9449 §11.1), which denies a proof's `jti` after its
+first use: `MemoryReplayCache`, for one process.
+
 ```python
 from accesstoken import TokenVerifier
 from accesstoken.revocation import MemoryDenylist
@@ -27,6 +30,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._remote.flow import Call, Flow, run, run_async
+from ._replay import MemoryReplayCache
 from ._revocation import Clock, DenylistPolicy, Entry, Instant, caught_by_rule
 from ._token import AccessToken
 from .errors import RevocationUnavailable
@@ -35,7 +39,7 @@ if TYPE_CHECKING:
     import redis
     import redis.asyncio
 
-__all__ = ["MemoryDenylist", "RedisDenylist"]
+__all__ = ["MemoryDenylist", "MemoryReplayCache", "RedisDenylist"]
 
 _log = logging.getLogger("accesstoken")
 T = TypeVar("T")
