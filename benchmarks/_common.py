@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
 import statistics
+import time
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
@@ -71,3 +74,22 @@ def publish(data: dict[str, Any], report: str, json_path: str | None) -> None:
     if json_path:
         with open(json_path, "w", encoding="utf-8") as out:
             json.dump(data, out, indent=2)
+
+
+def measure(cases: dict[str, Callable[[], object]], rounds: int, calls: int) -> dict[str, float]:
+    """Return the median seconds per call of each case over `rounds` interleaved rounds.
+
+    Every case runs once per round, `calls` times in a row with the garbage collector off,
+    so that a slow moment of the machine touches all cases alike.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, case in cases.items():
+            gc.disable()
+            started = time.perf_counter()
+            for _ in range(calls):
+                case()
+            elapsed = time.perf_counter() - started
+            gc.enable()
+            samples[name].append(elapsed / calls)
+    return {name: statistics.median(values) for name, values in samples.items()}

@@ -22,10 +22,8 @@ Every case must accept its token and refuse a revoked one before anything is tim
 from __future__ import annotations
 
 import argparse
-import gc
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -35,7 +33,7 @@ from typing import Any
 
 import redis
 
-from _common import machine, publish
+from _common import machine, measure, publish
 from accesstoken import TokenRevoked
 from accesstoken.revocation import MemoryDenylist, RedisDenylist
 from accesstoken.testing import LocalIssuer
@@ -117,21 +115,6 @@ def build_cases(stack: ExitStack, redis_url: str) -> dict[str, Case]:
     if issuer.requests["/introspect"] != 1:
         sys.exit("the introspection answer was not cached")
     return cases
-
-
-def measure(cases: dict[str, Case], rounds: int, calls: int) -> dict[str, float]:
-    """Return the median seconds per call of each case over `rounds` interleaved rounds."""
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, case in cases.items():
-            gc.disable()
-            started = time.perf_counter()
-            for _ in range(calls):
-                case()
-            elapsed = time.perf_counter() - started
-            gc.enable()
-            samples[name].append(elapsed / calls)
-    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def report(data: dict[str, Any]) -> str:

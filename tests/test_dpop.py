@@ -42,6 +42,7 @@ from accesstoken._dpop import (
     jwk_thumbprint,
     split_scheme,
 )
+from accesstoken._keys.base import VerificationKey
 from accesstoken._remote.flow import Flow, run, run_async
 from accesstoken.revocation import MemoryReplayCache
 from accesstoken.testing import DPoPKey, LocalIssuer
@@ -626,6 +627,53 @@ def test_request_context_checks_types_and_hides_what_it_carries() -> None:
         RequestContext(b"GET", URL)  # type: ignore[arg-type]
     with pytest.raises(AttributeError):
         request.url = "https://elsewhere/"  # type: ignore[misc]
+
+
+# -- the memo of checked proof headers -------------------------------------------------------
+
+
+def test_a_clients_key_is_imported_once_for_its_proofs(
+    drive: Drive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imports: list[object] = []
+    real = VerificationKey.from_jwk.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[VerificationKey], jwk: Any, **options: Any) -> VerificationKey:
+        imports.append(jwk)
+        key: VerificationKey = real(cls, jwk, **options)
+        return key
+
+    monkeypatch.setattr(VerificationKey, "from_jwk", classmethod(counting))
+    dpop = DPoP()
+    for _ in range(3):
+        check(drive, proof(), dpop=dpop)
+    assert len(imports) == 1
+    check(drive, proof(OTHER), claims={"cnf": OTHER.cnf}, dpop=dpop)
+    assert len(imports) == 2
+    check(drive, proof(), dpop=DPoP())  # another DPoP object, another memo
+    assert len(imports) == 3
+
+
+def test_a_remembered_header_still_needs_the_tokens_key(drive: Drive) -> None:
+    """The memo keeps a header's key, never the binding: each token's jkt is compared again."""
+    dpop = DPoP()
+    check(drive, proof(), dpop=dpop)  # KEY's header is remembered
+    with pytest.raises(InvalidDPoPProof, match="not bound to"):
+        check(drive, proof(), claims={"cnf": OTHER.cnf}, dpop=dpop)
+    with pytest.raises(InvalidDPoPProof, match="signature"):  # KEY's header, OTHER's signature
+        check(drive, proof(OTHER, headers={"jwk": KEY.jwk}), dpop=dpop)
+
+
+def test_refused_headers_are_not_remembered_and_the_memo_is_bounded(drive: Drive) -> None:
+    dpop = DPoP()
+    with pytest.raises(InvalidDPoPProof):
+        check(drive, proof(OTHER), dpop=dpop)  # a key the token is not bound to
+    with pytest.raises(InvalidDPoPProof):
+        check(drive, proof(headers={"typ": "JWT"}), dpop=dpop)
+    assert len(dpop._headers) == 0
+    for number in range(300):  # headers that differ by a member the checks ignore
+        check(drive, proof(headers={"kid": str(number)}), dpop=dpop)
+        assert 1 <= len(dpop._headers) <= 256
 
 
 def test_a_user_replay_cache_is_asked_last(drive: Drive) -> None:

@@ -56,9 +56,14 @@ def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+WARM = DPoP()  # its memo holds VALID's header, as a busy server's would
+run(check_binding(CLAIMS, RAW, DPOP, RequestContext("POST", URL, VALID), WARM, NOW))
+
+
 def outcome(
     proof: str | None,
     *,
+    dpop: DPoP | None = None,
     claims: Mapping[str, Any] = CLAIMS,
     method: str = "POST",
     url: str = URL,
@@ -69,7 +74,8 @@ def outcome(
     for drive in (run, lambda flow: asyncio.run(run_async(flow))):
         request = RequestContext(method, url, proof, certificate)
         try:
-            drive(check_binding(claims, RAW, DPOP, request, DPoP(), NOW))  # a fresh replay cache
+            # A fresh DPoP object, with an empty replay cache and memo, unless one is given.
+            drive(check_binding(claims, RAW, DPOP, request, dpop or DPoP(), NOW))
         except TokenError as exc:
             results.append(type(exc).__name__)
         else:
@@ -80,6 +86,7 @@ def outcome(
 
 def test_the_valid_proof_is_valid() -> None:
     assert outcome(VALID) == "ok"  # so that what follows refuses for its own reason
+    assert len(WARM._headers) == 1
 
 
 @settings(max_examples=300)
@@ -120,6 +127,7 @@ def mutations(draw: st.DrawFn) -> str:
 def test_an_altered_proof_is_never_accepted(mutated: str) -> None:
     if mutated != VALID:
         assert outcome(mutated) == "InvalidDPoPProof"
+        assert outcome(mutated, dpop=WARM) == "InvalidDPoPProof"
 
 
 def _signed(header: Mapping[str, Any], claims: Mapping[str, Any]) -> str:

@@ -25,7 +25,7 @@ from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
 from . import _options
-from ._algorithms import ALGORITHMS
+from ._algorithms import ALGORITHMS, Algorithm
 from ._claims import is_numeric_date, normalize_type
 from ._json import loads_strict
 from ._keys.base import VerificationKey
@@ -59,6 +59,11 @@ DPOP: Final = "DPoP"
 # A proof carries a public key and a signature: an RSA key of 8192 bits fits four times over.
 # Longer input is refused before it is parsed.
 _MAX_PROOF_CHARS: Final = 8192
+# Checked proof headers, by their base64url segment, per `DPoP` object: a client signs every
+# proof with the same header (typ, alg, jwk), so its key is imported once, not per proof.
+# Only headers whose key a token was bound to are kept; cleared whole when full, so forged
+# headers cannot grow it.
+_HEADER_MEMO_SIZE: Final = 256
 # The confirmation methods checked here (RFC 9449 §6.1, RFC 8705 §3.1). A token bound by any
 # other method is refused: accepting it as a bearer token would drop a binding its issuer set.
 _CONFIRMATION_METHODS: Final = frozenset(("jkt", "x5t#S256"))
@@ -146,7 +151,15 @@ class DPoP:
             that is unknown, symmetric (HS*) or `none`.
     """
 
-    __slots__ = ("_allowed", "algorithms", "leeway", "max_age", "replay_cache", "required")
+    __slots__ = (
+        "_allowed",
+        "_headers",
+        "algorithms",
+        "leeway",
+        "max_age",
+        "replay_cache",
+        "required",
+    )
 
     def __init__(
         self,
@@ -178,6 +191,7 @@ class DPoP:
             replay_cache if replay_cache is not None else MemoryReplayCache()
         )
         self._allowed = frozenset(self.algorithms)
+        self._headers: dict[bytes, _ProofHeader] = {}
 
     def _refuse(self, description: str) -> InvalidDPoPProof:
         """Return the error for a refused proof, its challenge listing `algorithms`."""
@@ -292,15 +306,12 @@ def _confirmation(claims: Mapping[str, Any]) -> Mapping[str, Any]:
     return cnf
 
 
-class _Proof(NamedTuple):
-    """A DPoP proof that passed its header checks; its signature is not checked yet."""
+class _ProofHeader(NamedTuple):
+    """A proof header that passed its checks, with the key it carries, imported."""
 
-    unverified_header: dict[str, Any]
-    alg: str
-    jwk: dict[str, Any]
-    signing_input: bytes
-    signature: bytes
-    payload_segment: bytes
+    algorithm: Algorithm
+    thumbprint: str
+    key: VerificationKey
 
 
 def _check_proof(
@@ -311,23 +322,29 @@ def _check_proof(
     RFC 9449 §4.3, in order: one value; a well-formed JWT; `typ`; `alg`; the `jwk`, public
     and the one the token is bound to; the signature; then the claims, trusted from there on.
     """
-    parsed = _parse(proof, dpop)
+    if "," in proof:  # several DPoP header lines, joined by the framework
+        raise dpop._refuse(_ONE_PROOF)
+    if len(proof) > _MAX_PROOF_CHARS:
+        raise dpop._refuse(_MALFORMED)
     try:
-        thumbprint = jwk_thumbprint(parsed.jwk)
-    except ValueError:
-        raise dpop._refuse(_NO_JWK) from None
-    if thumbprint != jkt:  # checked first: a key the token is not bound to is never imported
+        parts = split(proof)
+        signature = _b64decode(parts.signature_segment)
+    except MalformedToken:
+        raise dpop._refuse(_MALFORMED) from None
+    if not signature:
+        raise dpop._refuse(_MALFORMED)
+    header = dpop._headers.get(parts.header_segment)
+    if header is None:
+        header = _check_header(parts.header_segment, jkt, dpop)
+        if len(dpop._headers) >= _HEADER_MEMO_SIZE:
+            dpop._headers.clear()
+        dpop._headers[parts.header_segment] = header
+    elif header.thumbprint != jkt:
         raise dpop._refuse(_OTHER_KEY)
-    try:
-        key = VerificationKey.from_jwk(parsed.jwk, allow_secret=False)
-    except ValueError:
-        raise dpop._refuse(_NO_JWK) from None
-    if parsed.alg not in key.algorithms:  # the key's type, curve or size cannot do this alg
-        raise dpop._refuse(_NO_JWK)
-    if not ALGORITHMS[parsed.alg].verify(key.key, parsed.signing_input, parsed.signature):
+    if not header.algorithm.verify(header.key.key, parts.signing_input, signature):
         raise dpop._refuse(_SIGNATURE)
     try:
-        claims = loads_strict(_b64decode(parsed.payload_segment))
+        claims = loads_strict(_b64decode(parts.payload_segment))
     except MalformedToken:
         claims = None
     if claims is None:
@@ -335,7 +352,8 @@ def _check_proof(
     if claims.get("htm") != request.method:
         raise dpop._refuse(_HTM)
     htu = claims.get("htu")
-    if not isinstance(htu, str) or _target(htu) is None or _target(htu) != _target(request.url):
+    target = _target(htu) if isinstance(htu, str) else None
+    if target is None or target != _target(request.url):
         raise dpop._refuse(_HTU)
     iat = claims.get("iat")
     if not is_numeric_date(iat):
@@ -351,19 +369,18 @@ def _check_proof(
     return _b64(hashlib.sha256(_utf8(f"{jkt}\n{jti}")).digest())
 
 
-def _parse(proof: str, dpop: DPoP) -> _Proof:
-    """Return the parts of a proof whose header passes RFC 9449 §4.3 checks 1, 2, 4, 5 and 7."""
-    if "," in proof:  # several DPoP header lines, joined by the framework
-        raise dpop._refuse(_ONE_PROOF)
-    if len(proof) > _MAX_PROOF_CHARS:
-        raise dpop._refuse(_MALFORMED)
+def _check_header(segment: bytes, jkt: str, dpop: DPoP) -> _ProofHeader:
+    """Return a proof header that passes RFC 9449 §4.3's header checks, its `jwk` imported.
+
+    The thumbprint is compared before the key is imported: a key the token is not bound to
+    is never imported. What this returns depends on nothing but `segment` and the `DPoP`
+    options (and `jkt`, which the caller compares again for each token).
+    """
     try:
-        parts = split(proof)
-        header = loads_strict(_b64decode(parts.header_segment))
-        signature = _b64decode(parts.signature_segment)
+        header = loads_strict(_b64decode(segment))
     except MalformedToken:
-        raise dpop._refuse(_MALFORMED) from None
-    if header is None or not signature:
+        header = None
+    if header is None:
         raise dpop._refuse(_MALFORMED)
     typ = header.get("typ")
     if not isinstance(typ, str) or normalize_type(typ) != "dpop+jwt":
@@ -378,7 +395,19 @@ def _parse(proof: str, dpop: DPoP) -> _Proof:
         raise dpop._refuse(_NO_JWK)
     if not _PRIVATE_MEMBERS.isdisjoint(jwk):
         raise dpop._refuse(_PRIVATE_JWK)
-    return _Proof(header, alg, jwk, parts.signing_input, signature, parts.payload_segment)
+    try:
+        thumbprint = jwk_thumbprint(jwk)
+    except ValueError:
+        raise dpop._refuse(_NO_JWK) from None
+    if thumbprint != jkt:
+        raise dpop._refuse(_OTHER_KEY)
+    try:
+        key = VerificationKey.from_jwk(jwk, allow_secret=False)
+    except ValueError:
+        raise dpop._refuse(_NO_JWK) from None
+    if alg not in key.algorithms:  # the key's type, curve or size cannot do this alg
+        raise dpop._refuse(_NO_JWK)
+    return _ProofHeader(ALGORITHMS[alg], thumbprint, key)
 
 
 def _check_certificate(x5t: str, request: RequestContext | None) -> None:
