@@ -93,3 +93,26 @@ def measure(cases: dict[str, Callable[[], object]], rounds: int, calls: int) -> 
             gc.enable()
             samples[name].append(elapsed / calls)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def timings(
+    cases: dict[str, Callable[[], object]], rounds: int, calls: int, started: float
+) -> dict[str, Any]:
+    """Return the figures of one run: the machine, the settings, µs per call of each case."""
+    results = measure(cases, rounds, calls)
+    return {
+        "machine": machine(),
+        "rounds": rounds,
+        "calls": calls,
+        "results": {name: seconds * 1e6 for name, seconds in results.items()},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def ratio_report(data: dict[str, Any], base: str, label: str) -> str:
+    """Return one line per case of `timings()`: µs per call and the ratio to case `base`."""
+    results = data["results"]
+    lines = [f"{'case':<26} {'µs/call':>9} {label:>13}"]
+    for name, micros in results.items():
+        lines.append(f"{name:<26} {micros:>9.1f} {micros / results[base]:>12.2f}x")
+    return "\n".join(lines)

@@ -27,9 +27,8 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
 
-from _common import machine, measure, publish
+from _common import publish, ratio_report, timings
 from accesstoken import DPoP, InvalidDPoPProof, RequestContext
 from accesstoken._algorithms import ALGORITHMS
 from accesstoken._dpop import DPOP, check_binding
@@ -86,16 +85,6 @@ def build_cases(proofs: int) -> dict[str, Callable[[], object]]:
     }
 
 
-def report(data: dict[str, Any]) -> str:
-    """Return one line per case: µs per call and the ratio to the proof's signature check."""
-    results = data["results"]
-    base = results["proof signature (ES256)"]
-    lines = [f"{'case':<26} {'µs/call':>9} {'vs signature':>13}"]
-    for name, micros in results.items():
-        lines.append(f"{name:<26} {micros:>9.1f} {micros / base:>12.2f}x")
-    return "\n".join(lines)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
@@ -103,15 +92,8 @@ def main() -> int:
     options = parser.parse_args()
     rounds, calls = (10, 50) if options.quick else (40, 200)
     started = time.perf_counter()
-    results = measure(build_cases(rounds * calls + 1), rounds, calls)
-    data = {
-        "machine": machine(),
-        "rounds": rounds,
-        "calls": calls,
-        "results": {name: seconds * 1e6 for name, seconds in results.items()},
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    publish(data, report(data), options.json)
+    data = timings(build_cases(rounds * calls + 1), rounds, calls, started)
+    publish(data, ratio_report(data, "proof signature (ES256)", "vs signature"), options.json)
     return 0
 
 

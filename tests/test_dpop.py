@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime
 import hashlib
 import json
 import re
@@ -21,7 +20,6 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 import accesstoken
@@ -47,7 +45,7 @@ from accesstoken._remote.flow import Flow, run, run_async
 from accesstoken.revocation import MemoryReplayCache
 from accesstoken.testing import DPoPKey, LocalIssuer
 
-from .conftest import NOW
+from .conftest import NOW, self_signed
 
 URL = "https://api.example.com/orders"
 RAW = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJl"  # what `ath` hashes; never parsed
@@ -521,20 +519,9 @@ def test_split_scheme(text: str, expected: tuple[str | None, str]) -> None:
 
 
 def _certificate(name: str) -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(start)
-        .not_valid_after(start + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
+    return self_signed(ec.generate_private_key(ec.SECP256R1()), name).public_bytes(
+        serialization.Encoding.DER
     )
-    return certificate.public_bytes(serialization.Encoding.DER)
 
 
 CERTIFICATE = _certificate("client")
