@@ -364,6 +364,14 @@ def test_the_challenge_lists_the_configured_algorithms(drive: Drive) -> None:
     )
 
 
+def test_a_dpop_challenge_without_an_error_invites_dpop() -> None:
+    """For a service that takes DPoP, beside its Bearer challenge (RFC 9449 §7.2)."""
+    assert DPoP().challenge() == 'DPoP algs="ES256 RS256 PS256 EdDSA"'
+    assert (
+        DPoP(algorithms="EdDSA").challenge(realm='a"\r\nb') == 'DPoP realm="a\\"??b", algs="EdDSA"'
+    )
+
+
 def test_descriptions_never_echo_the_proof(drive: Drive) -> None:
     marker = "MARKER-in-the-proof"
     for refused in ({"htm": marker}, {"htu": f"https://{marker}/"}, {"jti": 1, "x": marker}):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import accesstoken
@@ -94,3 +96,30 @@ def test_insufficient_user_authentication_names_what_would_do() -> None:
     only_acr = accesstoken.InsufficientUserAuthentication(acr_values="urn:mfa").www_authenticate()
     assert only_acr.endswith('acr_values="urn:mfa"')
     assert "max_age" not in only_acr
+
+
+# RFC 9110 §11.2: auth-scheme [ 1*SP auth-param *( OWS "," OWS auth-param ) ], each value a
+# quoted-string whose quote and backslash are escaped.
+PARAM = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)"')
+CHALLENGE = re.compile(r'[A-Za-z]+( [a-z_]+="(?:[^"\\]|\\.)*"(, [a-z_]+="(?:[^"\\]|\\.)*")*)?')
+
+
+@pytest.mark.parametrize(
+    "evil", ['x", error="none', "x\r\nSet-Cookie: a=b", "x\\", 'x\\"', "ünïcode", "\x00\x7f"]
+)
+def test_every_challenge_parses_as_one_challenge(evil: str) -> None:
+    for header in (
+        accesstoken.InvalidToken(evil).www_authenticate(realm=evil),
+        accesstoken.InsufficientScope([evil]).www_authenticate(realm=evil),
+        accesstoken.InvalidDPoPProof(evil, algorithms=[evil]).www_authenticate(evil),
+        accesstoken.InsufficientUserAuthentication(evil, acr_values=[evil]).www_authenticate(evil),
+        accesstoken.DPoP().challenge(realm=evil),
+    ):
+        assert CHALLENGE.fullmatch(header), header
+        assert all(" " <= char <= "~" for char in header)
+        params = {}
+        for param in PARAM.finditer(header):
+            assert param[1] not in params, header  # no parameter injected twice
+            params[param[1]] = re.sub(r"\\(.)", r"\1", param[2])
+        clean = "".join(c if " " <= c <= "~" else "?" for c in evil)
+        assert params["realm"] == clean  # the value survives, escaped and unescaped

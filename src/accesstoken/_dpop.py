@@ -38,6 +38,7 @@ from .errors import (
     InvalidDPoPProof,
     InvalidToken,
     MalformedToken,
+    dpop_challenge,
 )
 
 __all__ = [
@@ -192,6 +193,15 @@ class DPoP:
         )
         self._allowed = frozenset(self.algorithms)
         self._headers: dict[bytes, _ProofHeader] = {}
+
+    def challenge(self, realm: str | None = None) -> str:
+        """Return a `DPoP` challenge with no error, listing `algorithms` (RFC 9449 §7.1).
+
+        For answers that are not about a proof, such as a request without a token to a
+        service that takes DPoP, which sends it beside its `Bearer` challenge (§7.2):
+        `DPoP realm="api", algs="ES256 RS256 PS256 EdDSA"`.
+        """
+        return dpop_challenge(self.algorithms, realm)
 
     def _refuse(self, description: str) -> InvalidDPoPProof:
         """Return the error for a refused proof, its challenge listing `algorithms`."""

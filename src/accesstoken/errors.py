@@ -84,6 +84,29 @@ def _scope_token(scope: str) -> str:
     return "".join(c for c in scope if "!" <= c <= "~" and c not in '"\\')
 
 
+def _challenge(scheme: str, realm: str | None, params: Iterable[str] = ()) -> str:
+    """Return a `WWW-Authenticate` challenge: `scheme`, then `realm` (escaped) and `params`.
+
+    `params` are `name="value"` pairs whose values are already escaped.
+    """
+    both = [f"realm={_quoted(realm)}", *params] if realm is not None else list(params)
+    return f"{scheme} " + ", ".join(both) if both else scheme
+
+
+def dpop_challenge(algorithms: Iterable[str], realm: str | None = None) -> str:
+    """Return a `DPoP` challenge without an error (RFC 9449 §7.1), listing `algorithms`.
+
+    A service that takes DPoP sends it beside its `Bearer` challenge (RFC 9449 §7.2), for
+    example when a request carries no token at all.
+    """
+    return _challenge("DPoP", realm, _algs(algorithms))
+
+
+def _algs(algorithms: Iterable[str]) -> list[str]:
+    names = " ".join(t for t in map(_scope_token, algorithms) if t)
+    return [f"algs={_quoted(names)}"] if names else []
+
+
 class AccessTokenError(Exception):
     """Base of every error this library raises on purpose."""
 
@@ -111,13 +134,11 @@ class TokenError(AccessTokenError):
         Every quoted-string value is escaped, so nothing here can inject a header.
         """
         params: list[str] = []
-        if realm is not None:
-            params.append(f"realm={_quoted(realm)}")
         if self.error is not None:
             params.append(f"error={_quoted(self.error)}")
             params.append(f"error_description={_quoted(self.description)}")
         params.extend(self._extra_params())
-        return f"{self.scheme} " + ", ".join(params) if params else self.scheme
+        return _challenge(self.scheme, realm, params)
 
     def _extra_params(self) -> list[str]:
         return []
@@ -247,8 +268,7 @@ class InvalidDPoPProof(InvalidToken):
         super().__init__(description)
 
     def _extra_params(self) -> list[str]:
-        algs = " ".join(t for t in map(_scope_token, self.algorithms) if t)
-        return [f"algs={_quoted(algs)}"] if algs else []
+        return _algs(self.algorithms)
 
 
 class InsufficientUserAuthentication(TokenError):
