@@ -263,16 +263,23 @@ async def _no_async_client(*_: object) -> Any:
     raise TypeError("this Redis store has no async_client: pass it, or use the sync methods")
 
 
-def _redis_errors(owner: str) -> tuple[type[Exception], ...]:
-    """Return what a redis-py call raises when Redis cannot be reached or refuses a command.
+def _redis_errors(
+    owner: str, client: object, async_client: object, prefix: object
+) -> tuple[type[Exception], ...]:
+    """Check the options every Redis store takes; return what redis-py raises on failure.
 
     Raises:
         ImportError: redis-py is not installed; the message names the extra.
+        TypeError: neither client is given, or `prefix` is not a string.
     """
     try:
         from redis.exceptions import RedisError
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(f"{owner} needs redis-py: pip install 'accesstoken[redis]'") from exc
+    if client is None and async_client is None:
+        raise TypeError(f"{owner} needs a redis.Redis client, an async_client, or both")
+    if not isinstance(prefix, str):
+        raise TypeError("prefix must be a string")
     return (RedisError,)
 
 
@@ -332,11 +339,7 @@ class RedisDenylist(_Denylist):
         clock: Clock | None = None,
     ) -> None:
         super().__init__(grace, max_token_lifetime, clock)
-        store_errors = _redis_errors("RedisDenylist")
-        if client is None and async_client is None:
-            raise TypeError("RedisDenylist needs a redis.Redis client, an async_client, or both")
-        if not isinstance(prefix, str):
-            raise TypeError("prefix must be a string")
+        store_errors = _redis_errors("RedisDenylist", client, async_client, prefix)
         if not isinstance(fail_open, bool):
             raise TypeError("fail_open must be a bool")
         self._client = client
@@ -464,11 +467,7 @@ class RedisReplayCache:
         async_client: redis.asyncio.Redis | None = None,
         prefix: str = "accesstoken:dpop:",
     ) -> None:
-        self._errors = _redis_errors("RedisReplayCache")
-        if client is None and async_client is None:
-            raise TypeError("RedisReplayCache needs a redis.Redis client, an async_client, or both")
-        if not isinstance(prefix, str):
-            raise TypeError("prefix must be a string")
+        self._errors = _redis_errors("RedisReplayCache", client, async_client, prefix)
         self._prefix = prefix
         # execute_command takes the whole command positionally, as a Call passes arguments.
         self._set = client.execute_command if client is not None else _no_client
