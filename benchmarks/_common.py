@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
 import statistics
+import time
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
@@ -71,3 +74,45 @@ def publish(data: dict[str, Any], report: str, json_path: str | None) -> None:
     if json_path:
         with open(json_path, "w", encoding="utf-8") as out:
             json.dump(data, out, indent=2)
+
+
+def measure(cases: dict[str, Callable[[], object]], rounds: int, calls: int) -> dict[str, float]:
+    """Return the median seconds per call of each case over `rounds` interleaved rounds.
+
+    Every case runs once per round, `calls` times in a row with the garbage collector off,
+    so that a slow moment of the machine touches all cases alike.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, case in cases.items():
+            gc.disable()
+            started = time.perf_counter()
+            for _ in range(calls):
+                case()
+            elapsed = time.perf_counter() - started
+            gc.enable()
+            samples[name].append(elapsed / calls)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def timings(
+    cases: dict[str, Callable[[], object]], rounds: int, calls: int, started: float
+) -> dict[str, Any]:
+    """Return the figures of one run: the machine, the settings, µs per call of each case."""
+    results = measure(cases, rounds, calls)
+    return {
+        "machine": machine(),
+        "rounds": rounds,
+        "calls": calls,
+        "results": {name: seconds * 1e6 for name, seconds in results.items()},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def ratio_report(data: dict[str, Any], base: str, label: str) -> str:
+    """Return one line per case of `timings()`: µs per call and the ratio to case `base`."""
+    results = data["results"]
+    lines = [f"{'case':<26} {'µs/call':>9} {label:>13}"]
+    for name, micros in results.items():
+        lines.append(f"{name:<26} {micros:>9.1f} {micros / results[base]:>12.2f}x")
+    return "\n".join(lines)

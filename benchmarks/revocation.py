@@ -22,20 +22,17 @@ Every case must accept its token and refuse a revoked one before anything is tim
 from __future__ import annotations
 
 import argparse
-import gc
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
 
 import redis
 
-from _common import machine, publish
+from _common import publish, ratio_report, timings
 from accesstoken import TokenRevoked
 from accesstoken.revocation import MemoryDenylist, RedisDenylist
 from accesstoken.testing import LocalIssuer
@@ -119,31 +116,6 @@ def build_cases(stack: ExitStack, redis_url: str) -> dict[str, Case]:
     return cases
 
 
-def measure(cases: dict[str, Case], rounds: int, calls: int) -> dict[str, float]:
-    """Return the median seconds per call of each case over `rounds` interleaved rounds."""
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, case in cases.items():
-            gc.disable()
-            started = time.perf_counter()
-            for _ in range(calls):
-                case()
-            elapsed = time.perf_counter() - started
-            gc.enable()
-            samples[name].append(elapsed / calls)
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
-def report(data: dict[str, Any]) -> str:
-    """Return one line per case: µs per call and the ratio to a plain verification."""
-    results = data["results"]
-    base = results["plain verify"]
-    lines = [f"{'case':<26} {'µs/call':>9} {'vs plain':>9}"]
-    for name, micros in results.items():
-        lines.append(f"{name:<26} {micros:>9.1f} {micros / base:>8.2f}x")
-    return "\n".join(lines)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
@@ -154,15 +126,8 @@ def main() -> int:
     started = time.perf_counter()
     with ExitStack() as stack:
         url = options.redis_url or stack.enter_context(local_redis())
-        results = measure(build_cases(stack, url), rounds, calls)
-    data = {
-        "machine": machine(),
-        "rounds": rounds,
-        "calls": calls,
-        "results": {name: seconds * 1e6 for name, seconds in results.items()},
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    publish(data, report(data), options.json)
+        data = timings(build_cases(stack, url), rounds, calls, started)
+    publish(data, ratio_report(data, "plain verify", "vs plain"), options.json)
     return 0
 
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import json
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
@@ -113,6 +118,24 @@ def forge(header: Mapping[str, Any] | bytes, payload: Mapping[str, Any] | bytes,
     head = header if isinstance(header, bytes) else json.dumps(header).encode()
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return f"{b64(head)}.{b64(body)}.{b64(sig)}"
+
+
+def self_signed(
+    private: ec.EllipticCurvePrivateKey, name: str, *, days: int = 1
+) -> x509.Certificate:
+    """Return a self-signed certificate for `private`'s public key, named `name`."""
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(private.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=days))
+        .sign(private, hashes.SHA256())
+    )
 
 
 def make_verifier(*algs: str, **options: Any) -> TokenVerifier:

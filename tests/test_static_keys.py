@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from accesstoken import HMACSecret, StaticKeys, TokenVerifier, UnknownKey
-from tests.conftest import AUDIENCE, ISSUER, NOW, Verify, mint, public_jwks, signing_key
+from tests.conftest import (
+    AUDIENCE,
+    ISSUER,
+    NOW,
+    Verify,
+    mint,
+    public_jwks,
+    self_signed,
+    signing_key,
+)
 
 
 def verifier(keys: StaticKeys) -> TokenVerifier:
@@ -43,18 +49,7 @@ def test_certificate_pem(verify: Verify) -> None:
     key = signing_key("ES256")
     private = serialization.load_pem_private_key(key.as_pem(private=True), None)  # type: ignore[union-attr]
     assert isinstance(private, ec.EllipticCurvePrivateKey)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer.test")])
-    start = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(1)
-        .not_valid_before(start)
-        .not_valid_after(start + datetime.timedelta(days=3650))
-        .sign(private, hashes.SHA256())
-    )
+    cert = self_signed(private, "issuer.test", days=3650)
     pem = cert.public_bytes(serialization.Encoding.PEM)
     verify(verifier(StaticKeys.from_pem(pem)), mint("ES256"))
 

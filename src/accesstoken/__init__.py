@@ -14,6 +14,7 @@ token = verifier.verify(raw, scopes=("orders:read",))
 
 from __future__ import annotations
 
+from ._dpop import DPoP, RequestContext
 from ._introspection import IntrospectionVerifier
 from ._keys.base import KeySet, KeySource, VerificationKey
 from ._keys.discovery import OIDCDiscovery
@@ -29,8 +30,10 @@ from .errors import (
     DisallowedAlgorithm,
     Forbidden,
     InsufficientScope,
+    InsufficientUserAuthentication,
     InvalidAudience,
     InvalidClaim,
+    InvalidDPoPProof,
     InvalidIssuer,
     InvalidRequest,
     InvalidSignature,
@@ -55,13 +58,16 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessToken",
     "AccessTokenError",
+    "DPoP",
     "DisallowedAlgorithm",
     "Forbidden",
     "HMACSecret",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
     "IntrospectionVerifier",
     "InvalidAudience",
     "InvalidClaim",
+    "InvalidDPoPProof",
     "InvalidIssuer",
     "InvalidRequest",
     "InvalidSignature",
@@ -77,6 +83,7 @@ __all__ = [
     "MissingToken",
     "MultiIssuerVerifier",
     "OIDCDiscovery",
+    "RequestContext",
     "RevocationCheck",
     "RevocationUnavailable",
     "StaticKeys",

@@ -8,7 +8,9 @@ AccessTokenError
 │   ├── InvalidToken           401 invalid_token
 │   │   ├── MalformedToken, DisallowedAlgorithm, UnknownKey, InvalidSignature,
 │   │   ├── TokenExpired, TokenNotYetValid, InvalidIssuer, InvalidAudience,
-│   │   └── MissingClaim, InvalidClaim, InvalidTokenType, TokenRevoked, TokenInactive
+│   │   ├── MissingClaim, InvalidClaim, InvalidTokenType, TokenRevoked, TokenInactive
+│   │   └── InvalidDPoPProof   invalid_dpop_proof, with a DPoP challenge (RFC 9449 §7.1)
+│   ├── InsufficientUserAuthentication  401 insufficient_user_authentication (RFC 9470)
 │   ├── InsufficientScope      403 insufficient_scope
 │   └── Forbidden              403
 └── KeySourceError             503: the server cannot check tokens right now
@@ -23,15 +25,17 @@ never repeats a value taken from the token, so it is safe to send to the client.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import ClassVar, Final
 
 __all__ = [
     "AccessTokenError",
     "DisallowedAlgorithm",
     "Forbidden",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
     "InvalidAudience",
     "InvalidClaim",
+    "InvalidDPoPProof",
     "InvalidIssuer",
     "InvalidRequest",
     "InvalidSignature",
@@ -50,6 +54,11 @@ __all__ = [
     "TokenRevoked",
     "UnknownKey",
 ]
+
+#: The algorithms a DPoP proof may use unless a `DPoP` object says otherwise (API.md).
+#: Kept here, at the bottom of the import graph, because the challenge of
+#: `InvalidDPoPProof` lists them too; `_dpop.DPoP` checks them against the algorithm table.
+DEFAULT_DPOP_ALGORITHMS: Final[tuple[str, ...]] = ("ES256", "RS256", "PS256", "EdDSA")
 
 
 def _quoted(value: str) -> str:
@@ -75,6 +84,29 @@ def _scope_token(scope: str) -> str:
     return "".join(c for c in scope if "!" <= c <= "~" and c not in '"\\')
 
 
+def _challenge(scheme: str, realm: str | None, params: Iterable[str] = ()) -> str:
+    """Return a `WWW-Authenticate` challenge: `scheme`, then `realm` (escaped) and `params`.
+
+    `params` are `name="value"` pairs whose values are already escaped.
+    """
+    both = [f"realm={_quoted(realm)}", *params] if realm is not None else list(params)
+    return f"{scheme} " + ", ".join(both) if both else scheme
+
+
+def dpop_challenge(algorithms: Iterable[str], realm: str | None = None) -> str:
+    """Return a `DPoP` challenge without an error (RFC 9449 §7.1), listing `algorithms`.
+
+    A service that takes DPoP sends it beside its `Bearer` challenge (RFC 9449 §7.2), for
+    example when a request carries no token at all.
+    """
+    return _challenge("DPoP", realm, _algs(algorithms))
+
+
+def _algs(algorithms: Iterable[str]) -> list[str]:
+    names = " ".join(t for t in map(_scope_token, algorithms) if t)
+    return [f"algs={_quoted(names)}"] if names else []
+
+
 class AccessTokenError(Exception):
     """Base of every error this library raises on purpose."""
 
@@ -93,6 +125,8 @@ class TokenError(AccessTokenError):
     status_code: ClassVar[int] = 401
     error: ClassVar[str | None] = None
     default_description: ClassVar[str] = "The access token was refused."
+    #: The authentication scheme of the challenge (RFC 9110 §11.6.1).
+    scheme: ClassVar[str] = "Bearer"
 
     def www_authenticate(self, realm: str | None = None) -> str:
         """Return the value of the `WWW-Authenticate` header for this error (RFC 6750 §3).
@@ -100,13 +134,11 @@ class TokenError(AccessTokenError):
         Every quoted-string value is escaped, so nothing here can inject a header.
         """
         params: list[str] = []
-        if realm is not None:
-            params.append(f"realm={_quoted(realm)}")
         if self.error is not None:
             params.append(f"error={_quoted(self.error)}")
             params.append(f"error_description={_quoted(self.description)}")
         params.extend(self._extra_params())
-        return "Bearer " + ", ".join(params) if params else "Bearer"
+        return _challenge(self.scheme, realm, params)
 
     def _extra_params(self) -> list[str]:
         return []
@@ -212,6 +244,68 @@ class TokenInactive(InvalidToken):
     """Introspection (RFC 7662) reported the opaque token as not active."""
 
     default_description = "The access token is not active."
+
+
+class InvalidDPoPProof(InvalidToken):
+    """The request's DPoP proof is missing, malformed or fails a check of RFC 9449 §4.3.
+
+    Its challenge uses the `DPoP` scheme (RFC 9449 §7.1) and lists, in `algs`, the
+    algorithms a proof may use: `algorithms`, which whoever raises the error sets to those
+    of its `DPoP` options.
+    """
+
+    error = "invalid_dpop_proof"
+    default_description = "The DPoP proof is invalid."
+    scheme = "DPoP"
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        algorithms: Iterable[str] = DEFAULT_DPOP_ALGORITHMS,
+    ) -> None:
+        self.algorithms: tuple[str, ...] = tuple(algorithms)
+        super().__init__(description)
+
+    def _extra_params(self) -> list[str]:
+        return _algs(self.algorithms)
+
+
+class InsufficientUserAuthentication(TokenError):
+    """The user's authentication is too weak or too old for this request (RFC 9470).
+
+    `acr_values` (the authentication context classes, any one of which would do) and
+    `max_age` (the most seconds since the user authenticated) say what the request
+    demanded; the challenge carries them so that the client can ask the authorization
+    server for a token that meets them (RFC 9470 §3).
+    """
+
+    status_code = 401
+    error = "insufficient_user_authentication"
+    default_description = "The request needs a stronger or more recent user authentication."
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        acr_values: Iterable[str] = (),
+        max_age: float | None = None,
+    ) -> None:
+        self.acr_values: tuple[str, ...] = (
+            (acr_values,) if isinstance(acr_values, str) else tuple(acr_values)
+        )
+        self.max_age: float | None = max_age
+        super().__init__(description)
+
+    def _extra_params(self) -> list[str]:
+        params = []
+        if self.acr_values:
+            params.append(f"acr_values={_quoted(' '.join(self.acr_values))}")
+        if self.max_age is not None:
+            # RFC 9470 §3 shows whole seconds ("max_age=\"5\""): 300.0 is sent as 300.
+            seconds = int(self.max_age) if float(self.max_age).is_integer() else self.max_age
+            params.append(f"max_age={_quoted(str(seconds))}")
+        return params
 
 
 class InsufficientScope(TokenError):

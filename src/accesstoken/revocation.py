@@ -1,5 +1,8 @@
 """Denylists for JWT access tokens: `MemoryDenylist` for one process, `RedisDenylist` for many.
 
+Also the replay caches of DPoP proofs (RFC 9449 §11.1), which deny a proof's `jti` after its
+first use: `MemoryReplayCache` for one process, `RedisReplayCache` for many.
+
 ```python
 from accesstoken import TokenVerifier
 from accesstoken.revocation import MemoryDenylist
@@ -12,7 +15,8 @@ deny.revoke_subject("user-1")            # every token of user-1 issued until no
 
 Both follow the rules of `_revocation.DenylistPolicy`: an entry lives as long as the
 tokens it names could still be accepted (their `exp` plus `grace`), and no longer. Redis
-is imported only by `RedisDenylist`, so this module works without the `redis` extra.
+is imported only by `RedisDenylist` and `RedisReplayCache`, so this module works without
+the `redis` extra.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._remote.flow import Call, Flow, run, run_async
+from ._replay import MemoryReplayCache, ttl_milliseconds
 from ._revocation import Clock, DenylistPolicy, Entry, Instant, caught_by_rule
 from ._token import AccessToken
 from .errors import RevocationUnavailable
@@ -35,7 +40,7 @@ if TYPE_CHECKING:
     import redis
     import redis.asyncio
 
-__all__ = ["MemoryDenylist", "RedisDenylist"]
+__all__ = ["MemoryDenylist", "MemoryReplayCache", "RedisDenylist", "RedisReplayCache"]
 
 _log = logging.getLogger("accesstoken")
 T = TypeVar("T")
@@ -251,11 +256,31 @@ def _at_once(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
 
 
 def _no_client(*_: object) -> Any:
-    raise TypeError("this RedisDenylist has no sync client: pass client=, or use the async methods")
+    raise TypeError("this Redis store has no sync client: pass client=, or use the async methods")
 
 
 async def _no_async_client(*_: object) -> Any:
-    raise TypeError("this RedisDenylist has no async_client: pass it, or use the sync methods")
+    raise TypeError("this Redis store has no async_client: pass it, or use the sync methods")
+
+
+def _redis_errors(
+    owner: str, client: object, async_client: object, prefix: object
+) -> tuple[type[Exception], ...]:
+    """Check the options every Redis store takes; return what redis-py raises on failure.
+
+    Raises:
+        ImportError: redis-py is not installed; the message names the extra.
+        TypeError: neither client is given, or `prefix` is not a string.
+    """
+    try:
+        from redis.exceptions import RedisError
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(f"{owner} needs redis-py: pip install 'accesstoken[redis]'") from exc
+    if client is None and async_client is None:
+        raise TypeError(f"{owner} needs a redis.Redis client, an async_client, or both")
+    if not isinstance(prefix, str):
+        raise TypeError("prefix must be a string")
+    return (RedisError,)
 
 
 # Sets KEYS[1] to the larger of its value and ARGV[1], and its life to the longer of what is
@@ -314,23 +339,14 @@ class RedisDenylist(_Denylist):
         clock: Clock | None = None,
     ) -> None:
         super().__init__(grace, max_token_lifetime, clock)
-        try:
-            from redis.exceptions import RedisError
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "RedisDenylist needs redis-py: pip install 'accesstoken[redis]'"
-            ) from exc
-        if client is None and async_client is None:
-            raise TypeError("RedisDenylist needs a redis.Redis client, an async_client, or both")
-        if not isinstance(prefix, str):
-            raise TypeError("prefix must be a string")
+        store_errors = _redis_errors("RedisDenylist", client, async_client, prefix)
         if not isinstance(fail_open, bool):
             raise TypeError("fail_open must be a bool")
         self._client = client
         self._async_client = async_client
         self._prefix = prefix
         self._fail_open = fail_open
-        self._store_errors = (RedisError,)
+        self._store_errors = store_errors
         self._script = client.register_script(_PUT_SCRIPT) if client is not None else None
         self._async_script = (
             async_client.register_script(_PUT_SCRIPT) if async_client is not None else None
@@ -417,3 +433,77 @@ class RedisDenylist(_Denylist):
 
     def __repr__(self) -> str:
         return f"RedisDenylist(prefix={self._prefix!r}, fail_open={self._fail_open})"
+
+
+_REPLAY_UNREACHABLE: Final = "The DPoP replay cache could not be reached."
+
+
+class RedisReplayCache:
+    """A DPoP replay cache in Redis, shared by every replica of a service (RFC 9449 §11.1).
+
+    A proof seen by one replica is refused by all the others. Each first use is one
+    `SET {prefix}{key} 1 NX PX ttl`: one round trip that records the key and tells, atomically,
+    whether it was there, so two replicas racing with the same proof cannot both accept it.
+    Every key expires by itself (its TTL rounded up to whole milliseconds); none is scanned.
+
+    When Redis cannot be reached (connection refused, a timeout of the client's
+    `socket_timeout`, any `RedisError`), `first_use()` raises `RevocationUnavailable` (503,
+    never the client's fault): a proof that cannot be recorded is not accepted, as it
+    could be replayed. There is no `fail_open`.
+
+    Args:
+        client: a `redis.Redis`, for `verify()`; None if only the async path is used.
+        async_client: a `redis.asyncio.Redis`, for `verify_async()`.
+        prefix: the start of every key.
+
+    Raises:
+        TypeError: no client at all, or a prefix that is not a string.
+        ImportError: redis-py is not installed (`pip install 'accesstoken[redis]'`).
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis | None = None,
+        async_client: redis.asyncio.Redis | None = None,
+        prefix: str = "accesstoken:dpop:",
+    ) -> None:
+        self._errors = _redis_errors("RedisReplayCache", client, async_client, prefix)
+        self._prefix = prefix
+        # execute_command takes the whole command positionally, as a Call passes arguments.
+        self._set = client.execute_command if client is not None else _no_client
+        self._set_async = (
+            async_client.execute_command if async_client is not None else _no_async_client
+        )
+
+    @property
+    def prefix(self) -> str:
+        """The start of every key this cache writes."""
+        return self._prefix
+
+    def _first_use(self, key: str, ttl: float) -> Flow[bool]:
+        command = ("SET", self._prefix + key, "1", "NX", "PX", ttl_milliseconds(ttl))
+        try:
+            stored = yield Call(self._set, self._set_async, command)
+        except self._errors as exc:
+            _log.warning("DPoP replay cache unreachable: %s", type(exc).__name__)
+            raise RevocationUnavailable(_REPLAY_UNREACHABLE) from exc
+        return bool(stored)  # True for OK; None when NX found the key
+
+    def first_use(self, key: str, ttl: float) -> bool:
+        """Return True and remember `key` for `ttl` seconds, unless some replica has already.
+
+        Raises:
+            RevocationUnavailable: Redis could not be reached.
+        """
+        return run(self._first_use(key, ttl))
+
+    async def first_use_async(self, key: str, ttl: float) -> bool:
+        """Return what `first_use()` returns, without blocking the event loop.
+
+        Raises:
+            RevocationUnavailable: Redis could not be reached.
+        """
+        return await run_async(self._first_use(key, ttl))
+
+    def __repr__(self) -> str:
+        return f"RedisReplayCache(prefix={self._prefix!r})"

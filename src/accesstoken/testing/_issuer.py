@@ -33,6 +33,7 @@ from ._server import App, Request, Response, route, serve_in_thread
 
 if TYPE_CHECKING:
     from .. import IntrospectionVerifier, TokenVerifier
+    from ._dpop import DPoPKey
 
 __all__ = ["LocalIssuer"]
 
@@ -255,6 +256,7 @@ class LocalIssuer:
         expires_in: int = 300,
         *,
         headers: Mapping[str, Any] | None = None,
+        dpop_key: DPoPKey | None = None,
         **claims: Any,
     ) -> str:
         """Return a signed access token (JWS Compact Serialization, RFC 7515 §7.1).
@@ -272,6 +274,8 @@ class LocalIssuer:
                 verifier's leeway (60 seconds by default).
             headers: Header members to add, replace (`alg` signs with another algorithm of
                 the same key type) or, given as None, remove.
+            dpop_key: Bind the token to this client key (RFC 9449 §6): `cnf.jkt` is its
+                thumbprint, added to any `cnf` given in `claims`.
             **claims: Claims to add, replace or, given as None, remove.
 
         Raises:
@@ -295,6 +299,7 @@ class LocalIssuer:
         )
         if "alg" not in header:
             raise ValueError("a signed token needs an alg header")
+        claims = _bound(claims, dpop_key)
         payload = json.dumps(_without_none({**default_claims, **claims}), separators=(",", ":"))
         return jws.serialize_compact(header, payload.encode(), key.key, registry=_REGISTRY)
 
@@ -313,6 +318,8 @@ class LocalIssuer:
         subject: str | None = "user",
         scopes: str | Iterable[str] = (),
         expires_in: int = 300,
+        *,
+        dpop_key: DPoPKey | None = None,
         **claims: Any,
     ) -> str:
         """Return an opaque access token that only the introspection endpoint can read.
@@ -320,12 +327,14 @@ class LocalIssuer:
         The token is random; what it stands for is kept here and told by `serve()`'s
         introspection endpoint (RFC 7662 §2.2): the same claims `issue()` would sign, with
         `iss` read when the endpoint answers (so it is the server's URL while serving),
-        plus `token_type` "Bearer". Once `exp` has passed, the endpoint calls it inactive.
+        plus `token_type` "Bearer" ("DPoP" for a DPoP-bound token, RFC 9449 §6.2). Once
+        `exp` has passed, the endpoint calls it inactive.
 
         Args:
             subject: The `sub` claim; None leaves it out.
             scopes: The scopes, joined with spaces into `scope`; a string is taken as is.
             expires_in: Seconds until `exp`; negative gives a token already inactive.
+            dpop_key: Bind the token to this client key: the endpoint tells its `cnf.jkt`.
             **claims: Claims to add, replace or, given as None, remove (`client_id="app"`).
         """
         now = int(time.time())
@@ -338,8 +347,8 @@ class LocalIssuer:
             "exp": now + expires_in,
             "jti": secrets.token_urlsafe(16),
             "scope": scope or None,
-            "token_type": "Bearer",
-            **claims,
+            "token_type": "Bearer" if dpop_key is None else "DPoP",
+            **_bound(claims, dpop_key),
         }
         token = secrets.token_urlsafe(32)
         with self._lock:
@@ -570,6 +579,13 @@ def _oauth_error(status: int, error: str, description: str) -> Response:
         headers["WWW-Authenticate"] = 'Basic realm="token"'
     body = {"error": error, "error_description": description}
     return Response.json(body, status, headers)
+
+
+def _bound(claims: dict[str, Any], dpop_key: DPoPKey | None) -> dict[str, Any]:
+    """Return `claims` with `cnf.jkt` of `dpop_key` added to any `cnf` they hold."""
+    if dpop_key is None:
+        return claims
+    return {**claims, "cnf": {**(claims.get("cnf") or {}), **dpop_key.cnf}}
 
 
 def _without_none(members: Mapping[str, Any]) -> dict[str, Any]:

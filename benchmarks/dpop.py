@@ -1,0 +1,101 @@
+"""What checking a DPoP proof costs, next to the signature check that dominates it.
+
+    python benchmarks/dpop.py            # a few seconds per case
+    python benchmarks/dpop.py --quick    # a few seconds in all
+    python benchmarks/dpop.py --json out.json
+
+For one ES256 access token bound to an ES256 client key, timed in one process, interleaved
+(every case once per round, many short rounds, the garbage collector off inside a round,
+medians over rounds):
+
+- token: `TokenVerifier.verify()` of the access token itself (static keys), for scale;
+- proof signature: the ES256 check of one proof's signature alone, the floor;
+- jwk import: importing the proof's `jwk` header (`VerificationKey.from_jwk`);
+- check_binding: the whole DPoP step, a fresh proof each call (its own `jti`), recorded in
+  the default `MemoryReplayCache`; the client's proof header (and key) is remembered after
+  its first proof, as it is for a client that sends many requests;
+- check_binding, new key: the same with that memo emptied before each call, as for the
+  first proof of each client.
+
+Every proof is checked to pass once and to be refused the second time before anything is
+timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+from _common import publish, ratio_report, timings
+from accesstoken import DPoP, InvalidDPoPProof, RequestContext
+from accesstoken._algorithms import ALGORITHMS
+from accesstoken._dpop import DPOP, check_binding
+from accesstoken._keys.base import VerificationKey
+from accesstoken._pipeline import _b64decode, split
+from accesstoken._remote.flow import run
+from accesstoken.testing import DPoPKey, LocalIssuer
+
+URL = "https://api.example.com/orders"
+
+
+def build_cases(proofs: int) -> dict[str, Callable[[], object]]:
+    """Return the timed calls; `proofs` fresh proofs are made for check_binding."""
+    issuer, key = LocalIssuer("ES256", audience="orders-api"), DPoPKey("ES256")
+    raw = issuer.issue(dpop_key=key)
+    verifier = issuer.verifier()
+    claims = verifier.verify(raw).claims
+    now = time.time()
+    requests = iter(
+        [
+            RequestContext("POST", URL, key.proof("POST", URL, raw, iat=now))
+            for _ in range(2 * proofs)
+        ]
+    )
+    dpop = DPoP()
+
+    def new_key() -> None:
+        dpop._headers.clear()
+        run(check_binding(claims, raw, DPOP, next(requests), dpop, now))
+
+    sample = next(requests)
+    run(check_binding(claims, raw, DPOP, sample, dpop, now))
+    try:
+        run(check_binding(claims, raw, DPOP, sample, dpop, now))
+    except InvalidDPoPProof:
+        pass
+    else:
+        sys.exit("a replayed proof was accepted: nothing would be measured")
+
+    assert sample.dpop_proof is not None
+    parts = split(sample.dpop_proof)
+    signature = _b64decode(parts.signature_segment)
+    jwk = key.jwk
+    public = VerificationKey.from_jwk(jwk, allow_secret=False)
+    es256 = ALGORITHMS["ES256"].verify
+    if not es256(public.key, parts.signing_input, signature):
+        sys.exit("the proof's signature does not verify")
+    return {
+        "token verify (ES256)": lambda: verifier.verify(raw),
+        "proof signature (ES256)": lambda: es256(public.key, parts.signing_input, signature),
+        "jwk import": lambda: VerificationKey.from_jwk(jwk, allow_secret=False),
+        "check_binding": lambda: run(check_binding(claims, raw, DPOP, next(requests), dpop, now)),
+        "check_binding, new key": new_key,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    options = parser.parse_args()
+    rounds, calls = (10, 50) if options.quick else (40, 200)
+    started = time.perf_counter()
+    data = timings(build_cases(rounds * calls + 1), rounds, calls, started)
+    publish(data, ratio_report(data, "proof signature (ES256)", "vs signature"), options.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,495 @@
+"""Sender-constrained access tokens: DPoP (RFC 9449) and certificate-bound tokens (RFC 8705).
+
+A bearer token works for whoever holds it; a stolen one works for the thief. A
+sender-constrained token names, in its `cnf` claim (RFC 7800), the key of the client it was
+issued to, and the resource server accepts it only from a request that proves possession
+of that key: a DPoP proof signed with it (`cnf.jkt`), or the TLS client certificate it was
+bound to (`cnf["x5t#S256"]`).
+
+`check_binding` is the one step a verifier runs for this, after the token's own signature
+and claims hold and before scopes are looked at. It is a flow (see `_remote/flow.py`)
+because remembering a proof's `jti` may take a round trip to a shared replay cache; every
+other check is pure. The DPoP proof is checked in the order of RFC 9449 §4.3, and nothing in
+it is trusted before its signature holds with the key the token is bound to.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
+from urllib.parse import urlsplit
+
+from . import _options
+from ._algorithms import ALGORITHMS, Algorithm
+from ._claims import is_numeric_date, normalize_type
+from ._json import loads_strict
+from ._keys.base import VerificationKey
+from ._pipeline import _b64decode, split
+from ._remote.flow import Call, Flow
+from ._replay import MemoryReplayCache, ReplayCache
+from .errors import (
+    DEFAULT_DPOP_ALGORITHMS,
+    InvalidClaim,
+    InvalidDPoPProof,
+    InvalidToken,
+    MalformedToken,
+    dpop_challenge,
+)
+
+__all__ = [
+    "BEARER",
+    "DPOP",
+    "DPoP",
+    "RequestContext",
+    "binding_needed",
+    "certificate_thumbprint",
+    "check_binding",
+    "jwk_thumbprint",
+    "split_scheme",
+]
+
+#: The authorization schemes a token may come with, as `split_scheme` spells them.
+BEARER: Final = "Bearer"
+DPOP: Final = "DPoP"
+
+# A proof carries a public key and a signature: an RSA key of 8192 bits fits four times over.
+# Longer input is refused before it is parsed.
+_MAX_PROOF_CHARS: Final = 8192
+# Checked proof headers, by their base64url segment, per `DPoP` object: a client signs every
+# proof with the same header (typ, alg, jwk), so its key is imported once, not per proof.
+# Only headers whose key a token was bound to are kept; cleared whole when full, so forged
+# headers cannot grow it.
+_HEADER_MEMO_SIZE: Final = 256
+# The confirmation methods checked here (RFC 9449 §6.1, RFC 8705 §3.1). A token bound by any
+# other method is refused: accepting it as a bearer token would drop a binding its issuer set.
+_CONFIRMATION_METHODS: Final = frozenset(("jkt", "x5t#S256"))
+# The members that make a JWK private (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
+_PRIVATE_MEMBERS: Final = frozenset(("d", "p", "q", "dp", "dq", "qi", "oth", "k"))
+# RFC 7638 §3.2 (and RFC 8037 §2 for OKP): the members a thumbprint covers, in sorted order.
+_THUMBPRINT_MEMBERS: Final = {
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
+    "RSA": ("e", "kty", "n"),
+}
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+# A percent-encoded octet, or one character that is not visible ASCII (to be encoded).
+_ESCAPE: Final = re.compile(r"%[0-9A-Fa-f]{2}|[^!-~]")
+_UNRESERVED: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+_ONE_PROOF: Final = "The request must carry exactly one DPoP proof."
+_NO_PROOF: Final = "The request lacks the DPoP proof that its access token needs."
+_MALFORMED: Final = "The DPoP proof is not a well-formed JWT."
+_TYPE: Final = 'The DPoP proof\'s "typ" is not "dpop+jwt".'
+_ALGORITHM: Final = "The DPoP proof's signing algorithm is not allowed."
+_NO_JWK: Final = 'The DPoP proof\'s header lacks a valid public "jwk".'
+_PRIVATE_JWK: Final = "The DPoP proof's header carries a private key."
+_OTHER_KEY: Final = "The DPoP proof is signed with a key the access token is not bound to."
+_SIGNATURE: Final = "The DPoP proof's signature is invalid."
+_HTM: Final = 'The DPoP proof\'s "htm" claim does not match the request method.'
+_HTU: Final = 'The DPoP proof\'s "htu" claim does not match the request URL.'
+_IAT: Final = 'The DPoP proof\'s "iat" claim is missing or not a valid date.'
+_STALE: Final = "The DPoP proof is too old, or issued in the future."
+_ATH: Final = 'The DPoP proof\'s "ath" claim does not match the access token.'
+_JTI: Final = 'The DPoP proof\'s "jti" claim is missing or not a non-empty string.'
+_REPLAYED: Final = "The DPoP proof has been used before."
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What a request carried besides its token, for checking sender-constrained tokens.
+
+    Attributes:
+        method: The HTTP method, as sent ("POST").
+        url: The URL the client addressed, query included or not: behind a proxy, the
+            public one (`https://api.example.com/orders`), not the one the app listens on.
+        dpop_proof: The value of the request's `DPoP` header, if any. A request with
+            several `DPoP` header lines passes them joined with ", " (RFC 9110 §5.3), which
+            is refused as more than one proof.
+        client_certificate: The TLS client certificate, DER bytes, if the request had one.
+    """
+
+    method: str
+    url: str
+    dpop_proof: str | None = None
+    client_certificate: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.method, str) or not isinstance(self.url, str):
+            raise TypeError("method and url must be strings")
+        if self.dpop_proof is not None and not isinstance(self.dpop_proof, str):
+            raise TypeError("dpop_proof must be the DPoP header's value, a string, or None")
+        if self.client_certificate is not None and not isinstance(self.client_certificate, bytes):
+            raise TypeError("client_certificate must be DER bytes or None")
+
+    def __repr__(self) -> str:
+        # The proof and the certificate are long and say nothing useful in a log line.
+        return (
+            f"RequestContext(method={self.method!r}, url={self.url!r}, "
+            f"dpop_proof={'...' if self.dpop_proof else None}, "
+            f"client_certificate={'...' if self.client_certificate else None})"
+        )
+
+
+class DPoP:
+    """How a verifier accepts DPoP-bound access tokens (RFC 9449); checked once, here.
+
+    Args:
+        required: also refuse tokens that are not DPoP-bound (no `cnf.jkt`).
+        algorithms: the algorithms a proof may be signed with: asymmetric ones only.
+        max_age: the oldest proof accepted, in seconds since its `iat`.
+        leeway: how far in the future a proof's `iat` may be, in seconds (clock skew).
+        replay_cache: where the `jti` of each accepted proof is remembered, for
+            `max_age + leeway` seconds; None gives this object a `MemoryReplayCache` of its
+            own. Share a `RedisReplayCache` between replicas.
+
+    Raises:
+        TypeError, ValueError: an option of the wrong type or out of range; an algorithm
+            that is unknown, symmetric (HS*) or `none`.
+    """
+
+    __slots__ = (
+        "_allowed",
+        "_headers",
+        "algorithms",
+        "leeway",
+        "max_age",
+        "replay_cache",
+        "required",
+    )
+
+    def __init__(
+        self,
+        required: bool = False,
+        algorithms: str | Collection[str] = DEFAULT_DPOP_ALGORITHMS,
+        max_age: float = 300,
+        leeway: float = 5,
+        replay_cache: ReplayCache | None = None,
+    ) -> None:
+        if not isinstance(required, bool):
+            raise TypeError("required must be a bool")
+        if _options.names(algorithms, "algorithms") is None:
+            raise TypeError("algorithms must be a string or a collection of strings")
+        ordered = (algorithms,) if isinstance(algorithms, str) else tuple(algorithms)
+        for name in ordered:
+            spec = ALGORITHMS.get(name)
+            if spec is None or spec.kty == "oct":
+                raise ValueError(
+                    f"DPoP proofs need an asymmetric algorithm; {name!r} is not one "
+                    f"(one of {sorted(a for a, s in ALGORITHMS.items() if s.kty != 'oct')})"
+                )
+        if replay_cache is not None and not isinstance(replay_cache, ReplayCache):
+            raise TypeError("replay_cache must have first_use() and first_use_async()")
+        self.required: bool = required
+        self.algorithms: tuple[str, ...] = tuple(dict.fromkeys(ordered))
+        self.max_age: float = _options.seconds(max_age, "max_age", allow_zero=False)
+        self.leeway: float = _options.seconds(leeway, "leeway")
+        self.replay_cache: ReplayCache = (
+            replay_cache if replay_cache is not None else MemoryReplayCache()
+        )
+        self._allowed = frozenset(self.algorithms)
+        self._headers: dict[bytes, _ProofHeader] = {}
+
+    def challenge(self, realm: str | None = None) -> str:
+        """Return a `DPoP` challenge with no error, listing `algorithms` (RFC 9449 §7.1).
+
+        For answers that are not about a proof, such as a request without a token to a
+        service that takes DPoP, which sends it beside its `Bearer` challenge (§7.2):
+        `DPoP realm="api", algs="ES256 RS256 PS256 EdDSA"`.
+        """
+        return dpop_challenge(self.algorithms, realm)
+
+    def _refuse(self, description: str) -> InvalidDPoPProof:
+        """Return the error for a refused proof, its challenge listing `algorithms`."""
+        return InvalidDPoPProof(description, algorithms=self.algorithms)
+
+    def __repr__(self) -> str:
+        return (
+            f"DPoP(required={self.required}, algorithms={self.algorithms!r}, "
+            f"max_age={self.max_age:g}, leeway={self.leeway:g}, "
+            f"replay_cache={self.replay_cache!r})"
+        )
+
+
+def split_scheme(text: str) -> tuple[str | None, str]:
+    """Return the authorization scheme before a token and the token itself.
+
+    "Bearer " and "DPoP " are recognised in any case (RFC 9110 §11.1) and returned as
+    `BEARER` and `DPOP`; a token without either comes back whole, with None.
+    """
+    if text[:7].lower() == "bearer ":
+        return BEARER, text[7:]
+    if text[:5].lower() == "dpop ":
+        return DPOP, text[5:]
+    return None, text
+
+
+def binding_needed(claims: Mapping[str, Any], scheme: str | None, dpop: DPoP | None) -> bool:
+    """Return whether `check_binding` has anything to check; False for most bearer tokens.
+
+    A verifier may skip the flow when this is False: no `cnf` claim, no `DPoP` scheme and
+    no `DPoP(required=True)`.
+    """
+    return "cnf" in claims or scheme == DPOP or (dpop is not None and dpop.required)
+
+
+def check_binding(
+    claims: Mapping[str, Any],
+    raw_token: str,
+    scheme: str | None,
+    request: RequestContext | None,
+    dpop: DPoP | None,
+    now: float,
+) -> Flow[None]:
+    """Check that the request proves possession of the key a verified token is bound to.
+
+    Run it after the token's signature and claims hold. Its one I/O is the last step:
+    recording the DPoP proof's `jti` in the replay cache (a `Call` to `first_use`), so a
+    proof refused for any other reason never uses up its `jti`.
+
+    Args:
+        claims: the token's verified claims (or an introspection answer's).
+        raw_token: the token as sent, without its scheme: what the proof's `ath` hashes.
+        scheme: `BEARER`, `DPOP` or None (no scheme given), as `split_scheme` returns it.
+        request: what the request carried besides the token; None when nothing is known.
+        dpop: the verifier's DPoP options; None when it does not accept DPoP.
+        now: the verifier's clock, in epoch seconds.
+
+    Raises:
+        InvalidClaim: `cnf` is not an object, holds a confirmation method not checked here,
+            or a `jkt` / `x5t#S256` that is not a non-empty string.
+        InvalidToken: a DPoP-bound token without `dpop`, or sent with another scheme than
+            `DPoP` (no downgrade to bearer); the `DPoP` scheme with a token that is not
+            DPoP-bound; a token without `cnf.jkt` under `DPoP(required=True)`; a
+            certificate-bound token without that client certificate.
+        InvalidDPoPProof: the proof is missing or fails a check of RFC 9449 §4.3.
+        RevocationUnavailable: the replay cache cannot record the proof (503).
+    """
+    cnf = _confirmation(claims)
+    jkt = cnf.get("jkt")
+    if jkt is None:
+        if scheme == DPOP:
+            raise InvalidToken("The DPoP scheme needs a DPoP-bound access token.")
+        if dpop is not None and dpop.required:
+            raise InvalidToken("This service accepts only DPoP-bound access tokens.")
+        replay_key = None
+    else:
+        if dpop is None:
+            raise InvalidToken("The access token is DPoP-bound; this service does not accept DPoP.")
+        if scheme != DPOP:
+            raise InvalidToken("A DPoP-bound access token must be sent with the DPoP scheme.")
+        if request is None or request.dpop_proof is None:
+            raise dpop._refuse(_NO_PROOF)
+        replay_key = _check_proof(request.dpop_proof, jkt, raw_token, request, dpop, now)
+    x5t = cnf.get("x5t#S256")
+    if x5t is not None:
+        _check_certificate(x5t, request)
+    if dpop is not None and replay_key is not None:
+        yield from _remember(replay_key, dpop)
+
+
+def _remember(replay_key: str, dpop: DPoP) -> Flow[None]:
+    """Record an accepted proof in the replay cache: its last check (RFC 9449 §11.1)."""
+    cache = dpop.replay_cache
+    ttl = dpop.max_age + dpop.leeway  # outlives every proof that could still be accepted
+    if not (yield Call(cache.first_use, cache.first_use_async, (replay_key, ttl))):
+        raise dpop._refuse(_REPLAYED)
+
+
+def _confirmation(claims: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return the token's `cnf` claim (RFC 7800 §3.1), empty when it has none."""
+    if "cnf" not in claims:
+        return {}
+    cnf = claims["cnf"]
+    if not isinstance(cnf, dict):
+        raise InvalidClaim('The access token\'s "cnf" claim must be an object.')
+    if not _CONFIRMATION_METHODS.issuperset(cnf):
+        raise InvalidClaim("The access token is bound by a method this service does not support.")
+    for name in _CONFIRMATION_METHODS.intersection(cnf):
+        value = cnf[name]
+        if not isinstance(value, str) or not value:
+            raise InvalidClaim(f'The access token\'s "cnf" claim has an invalid "{name}".')
+    return cnf
+
+
+class _ProofHeader(NamedTuple):
+    """A proof header that passed its checks, with the key it carries, imported."""
+
+    algorithm: Algorithm
+    thumbprint: str
+    key: VerificationKey
+
+
+def _check_proof(
+    proof: str, jkt: str, raw_token: str, request: RequestContext, dpop: DPoP, now: float
+) -> str:
+    """Return the replay-cache key of a proof that passes every check but the last (`jti`).
+
+    RFC 9449 §4.3, in order: one value; a well-formed JWT; `typ`; `alg`; the `jwk`, public
+    and the one the token is bound to; the signature; then the claims, trusted from there on.
+    """
+    if "," in proof:  # several DPoP header lines, joined by the framework
+        raise dpop._refuse(_ONE_PROOF)
+    if len(proof) > _MAX_PROOF_CHARS:
+        raise dpop._refuse(_MALFORMED)
+    try:
+        parts = split(proof)
+        signature = _b64decode(parts.signature_segment)
+    except MalformedToken:
+        raise dpop._refuse(_MALFORMED) from None
+    if not signature:
+        raise dpop._refuse(_MALFORMED)
+    header = dpop._headers.get(parts.header_segment)
+    if header is None:
+        header = _check_header(parts.header_segment, jkt, dpop)
+        if len(dpop._headers) >= _HEADER_MEMO_SIZE:
+            dpop._headers.clear()
+        dpop._headers[parts.header_segment] = header
+    elif header.thumbprint != jkt:
+        raise dpop._refuse(_OTHER_KEY)
+    if not header.algorithm.verify(header.key.key, parts.signing_input, signature):
+        raise dpop._refuse(_SIGNATURE)
+    try:
+        claims = loads_strict(_b64decode(parts.payload_segment))
+    except MalformedToken:
+        claims = None
+    if claims is None:
+        raise dpop._refuse(_MALFORMED)
+    if claims.get("htm") != request.method:
+        raise dpop._refuse(_HTM)
+    htu = claims.get("htu")
+    target = _target(htu) if isinstance(htu, str) else None
+    if target is None or target != _target(request.url):
+        raise dpop._refuse(_HTU)
+    iat = claims.get("iat")
+    if not is_numeric_date(iat):
+        raise dpop._refuse(_IAT)
+    if not now - dpop.max_age <= iat <= now + dpop.leeway:
+        raise dpop._refuse(_STALE)
+    if claims.get("ath") != _b64(hashlib.sha256(_utf8(raw_token)).digest()):
+        raise dpop._refuse(_ATH)
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        raise dpop._refuse(_JTI)
+    # A fixed-size key, whatever the jti: the key it was signed with, then the jti.
+    return _b64(hashlib.sha256(_utf8(f"{jkt}\n{jti}")).digest())
+
+
+def _check_header(segment: bytes, jkt: str, dpop: DPoP) -> _ProofHeader:
+    """Return a proof header that passes RFC 9449 §4.3's header checks, its `jwk` imported.
+
+    The thumbprint is compared before the key is imported: a key the token is not bound to
+    is never imported. What this returns depends on nothing but `segment` and the `DPoP`
+    options (and `jkt`, which the caller compares again for each token).
+    """
+    try:
+        header = loads_strict(_b64decode(segment))
+    except MalformedToken:
+        header = None
+    if header is None:
+        raise dpop._refuse(_MALFORMED)
+    typ = header.get("typ")
+    if not isinstance(typ, str) or normalize_type(typ) != "dpop+jwt":
+        raise dpop._refuse(_TYPE)
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in dpop._allowed:
+        raise dpop._refuse(_ALGORITHM)
+    if "crit" in header:  # no extension is understood here (RFC 7515 §4.1.11)
+        raise dpop._refuse(_MALFORMED)
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict):
+        raise dpop._refuse(_NO_JWK)
+    if not _PRIVATE_MEMBERS.isdisjoint(jwk):
+        raise dpop._refuse(_PRIVATE_JWK)
+    try:
+        thumbprint = jwk_thumbprint(jwk)
+    except ValueError:
+        raise dpop._refuse(_NO_JWK) from None
+    if thumbprint != jkt:
+        raise dpop._refuse(_OTHER_KEY)
+    try:
+        key = VerificationKey.from_jwk(jwk, allow_secret=False)
+    except ValueError:
+        raise dpop._refuse(_NO_JWK) from None
+    if alg not in key.algorithms:  # the key's type, curve or size cannot do this alg
+        raise dpop._refuse(_NO_JWK)
+    return _ProofHeader(ALGORITHMS[alg], thumbprint, key)
+
+
+def _check_certificate(x5t: str, request: RequestContext | None) -> None:
+    """Require the client certificate a token is bound to (RFC 8705 §3)."""
+    der = request.client_certificate if request is not None else None
+    if der is None:
+        raise InvalidToken("The access token is bound to a client certificate; none was presented.")
+    if certificate_thumbprint(der) != x5t:
+        raise InvalidToken("The access token is bound to another client certificate.")
+
+
+def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
+    """Return the RFC 7638 SHA-256 thumbprint of a public RSA, EC or OKP JWK, base64url.
+
+    Only the members that define the key count, in the order and form of RFC 7638 §3:
+    `{"crv":...,"kty":"EC","x":...,"y":...}` with no whitespace, hashed as UTF-8.
+
+    Raises:
+        ValueError: another key type, or a required member missing or not a string.
+    """
+    kty = jwk.get("kty")
+    members = _THUMBPRINT_MEMBERS.get(kty) if isinstance(kty, str) else None
+    if members is None:
+        raise ValueError("a JWK thumbprint needs an RSA, EC or OKP key")
+    required = {name: jwk.get(name) for name in members}
+    if not all(isinstance(value, str) for value in required.values()):
+        raise ValueError("a JWK lacks a member of its key type")
+    text = json.dumps(required, separators=(",", ":"), ensure_ascii=False)
+    return _b64(hashlib.sha256(_utf8(text)).digest())
+
+
+def certificate_thumbprint(der: bytes) -> str:
+    """Return a certificate's `x5t#S256` (RFC 8705 §3.1): base64url SHA-256 of its DER."""
+    return _b64(hashlib.sha256(der).digest())
+
+
+def _target(url: str) -> tuple[str, str, str, int | None, str] | None:
+    """Return what `htu` is compared on, or None when `url` is no absolute URL.
+
+    RFC 9449 §4.3 compares the URL without query and fragment, after the normalizations of
+    RFC 3986 §6.2.2 and §6.2.3: scheme and host in lower case, a default port left out, an
+    empty path read as "/", percent-encodings of unreserved characters decoded and the
+    others in upper case. Userinfo stays, and must match as it is.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port out of range, an unbalanced "[" in the host
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if not scheme or not host:
+        return None
+    if port == _DEFAULT_PORTS.get(scheme):
+        port = None
+    userinfo = parts.netloc.rpartition("@")[0]
+    return scheme, userinfo, host, port, _ESCAPE.sub(_normal_escape, parts.path) or "/"
+
+
+def _normal_escape(match: re.Match[str]) -> str:
+    """Return one percent-encoding in normal form, or encode one character that needs it."""
+    found = match.group()
+    if found[0] == "%" and len(found) == 3:
+        char = chr(int(found[1:], 16))
+        return char if char in _UNRESERVED else found.upper()
+    return "".join(f"%{byte:02X}" for byte in _utf8(found))
+
+
+def _utf8(text: str) -> bytes:
+    # Lone surrogates (a JSON "\ud800") are kept rather than raised on: they only ever
+    # make a comparison fail.
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
