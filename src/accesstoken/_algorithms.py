@@ -96,6 +96,11 @@ def _rsa_pss(bits: int) -> Verify:
     pss = padding.PSS(mgf=padding.MGF1(_HASHES[bits]()), salt_length=bits // 8)
 
     def verify(key: rsa.RSAPublicKey, data: bytes, signature: bytes) -> bool:
+        # RFC 8017 §8.1.2: the signature is exactly k bytes, k the modulus size. OpenSSL
+        # takes a shorter one for PSS (not for PKCS #1 v1.5), so a signature starting with
+        # a zero byte would verify with that byte removed too: two encodings of one token.
+        if len(signature) != (key.key_size + 7) // 8:
+            return False
         try:
             key.verify(signature, data, pss, hash_alg)
         except InvalidSignature:
@@ -117,6 +122,9 @@ def _ecdsa(bits: int, curve: str) -> Verify:
         s = int.from_bytes(signature[size:], "big")
         if r == 0 or s == 0:
             return False
+        # s and n - s both verify (ECDSA is malleable). Both are accepted: many issuers do
+        # not normalise s, so refusing the high one would refuse half of their tokens. A
+        # token therefore has two signature encodings; docs/security.md says what follows.
         try:
             key.verify(encode_dss_signature(r, s), data, ecdsa)
         except InvalidSignature:
