@@ -406,6 +406,76 @@ def test_rs256_signature_under_ps256_header(verify: Verify) -> None:
         verify(make_verifier("RS256"), f"{ps_head}.{body}.{sig}")
 
 
+# Issue "Hardening against hostile servers, paths and re-encoded signatures", finding 5:
+# OpenSSL verifies a PSS signature shorter than the modulus, so a signature whose first byte
+# is zero also verified without it: a second encoding of the same token.
+@pytest.mark.parametrize("alg", ["PS256", "PS384", "PS512", "RS256"])
+def test_signature_without_its_leading_zero_byte(alg: str, verify: Verify) -> None:
+    for n in range(4096):  # one signature in 256 starts with 0x00; 4096 tries all fail ~1e-7
+        head, body, sig = mint(alg, claims(jti=f"jti-{n}")).split(".")
+        signature = base64.urlsafe_b64decode(sig + "==")
+        if signature[0] == 0:
+            break
+    else:
+        raise AssertionError("no signature starting with a zero byte")
+    assert len(signature) == 256  # RFC 8017 §8.1.2: k bytes, k the modulus size
+    verifier = make_verifier(alg)
+    assert verify(verifier, f"{head}.{body}.{sig}").claims["jti"] == f"jti-{n}"
+    with pytest.raises(InvalidSignature):
+        verify(verifier, f"{head}.{body}.{b64(signature[1:])}")
+
+
+# The group orders n of P-256, P-384 and P-521 (SEC 2 §2.4).
+_ORDERS = {
+    "ES256": int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16),
+    "ES384": int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+        "C7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
+        16,
+    ),
+    "ES512": int(
+        "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA"
+        "51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        16,
+    ),
+}
+
+
+@pytest.mark.parametrize("alg", ["ES256", "ES384", "ES512"])
+def test_ecdsa_high_s_twin_is_accepted_and_verified_in_full(alg: str, verify: Verify) -> None:
+    # A decision, not an oversight (docs/security.md): (r, n - s) verifies whenever (r, s)
+    # does, and many issuers do not normalise s, so both are accepted. The twin is another
+    # raw token: with cache_size it misses the cache and is checked like any new token.
+    head, body, sig = mint(alg).split(".")
+    signature = base64.urlsafe_b64decode(sig + "==")
+    size = len(signature) // 2
+    s = int.from_bytes(signature[size:], "big")
+    twin = f"{head}.{body}.{b64(signature[:size] + (_ORDERS[alg] - s).to_bytes(size, 'big'))}"
+    assert twin != f"{head}.{body}.{sig}"
+    verifier = make_verifier(alg, cache_size=8)
+    first = verify(verifier, f"{head}.{body}.{sig}")
+    second = verify(verifier, twin)
+    assert second.claims == first.claims
+    assert second.raw == twin
+    assert len(verifier._cache or ()) == 2  # stored by a full verification, not a cache hit
+    off_by_one = signature[:size] + (_ORDERS[alg] - s + 1).to_bytes(size, "big")
+    with pytest.raises(InvalidSignature):
+        verify(verifier, f"{head}.{body}.{b64(off_by_one)}")
+
+
+def test_eddsa_signature_with_s_plus_l_is_refused(verify: Verify) -> None:
+    # Unlike ECDSA, Ed25519 has one valid S: OpenSSL refuses S >= L (RFC 8032 §5.1.7).
+    # S < L < 2**253, so S + L still fits in the signature's 32 bytes.
+    order = 2**252 + 27742317777372353535851937790883648493
+    head, body, sig = mint("Ed25519").split(".")
+    signature = base64.urlsafe_b64decode(sig + "==")
+    s = int.from_bytes(signature[32:], "little") + order
+    verifier = make_verifier("Ed25519")
+    verify(verifier, f"{head}.{body}.{sig}")
+    with pytest.raises(InvalidSignature):
+        verify(verifier, f"{head}.{body}.{b64(signature[:32] + s.to_bytes(32, 'little'))}")
+
+
 def test_signature_from_another_token(verify: Verify) -> None:
     a = mint(payload=claims(sub="alice"))
     b = mint(payload=claims(sub="admin"))

@@ -2,8 +2,9 @@
 
 A `KeySet` is an immutable snapshot; a `KeySource` hands out the current snapshot and, when
 a token names a key it does not hold, may offer a fresher one. Whether a key fits an `alg`
-(key type, curve, secret length, the JWK's own `alg`, `use` and `key_ops`) is decided here,
-once, when the key is imported, so that choosing a key for a token is a dictionary look-up.
+is decided here, once, when the key is imported, so that choosing a key for a token is a
+dictionary look-up: the algorithm table judges the key's type, curve and size
+(`Algorithm.fits`), and the JWK's own `alg`, `use` and `key_ops` narrow its answer.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
 
-from .._algorithms import ALGORITHMS, MIN_RSA_BITS, PublicKey
+from .._algorithms import ALGORITHMS, PublicKey, min_key_bits
 
-__all__ = ["KeySet", "KeySource", "VerificationKey"]
+__all__ = ["KeySet", "KeySource", "VerificationKey", "short_secret_error"]
 
 _EC_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 # What importing an untrusted JWK may raise; anything else is a bug and propagates.
@@ -57,15 +58,18 @@ class VerificationKey:
         """Return a key for a `cryptography` public key object or an HMAC secret.
 
         Raises:
-            ValueError: the key is too weak (RSA under 2048 bits) or fits no supported algorithm.
+            ValueError: the key is too weak (RSA under 2048 bits, an HMAC secret shorter than
+                32 bytes) or fits no supported algorithm.
         """
-        kty, curve = _describe(key)
-        usable = _algorithms_for(kty, curve, key)
+        kty, curve, bits = _describe(key)
+        usable = _algorithms_for(kty, curve, bits)
         if algorithm is not None:
             if algorithm not in ALGORITHMS:
                 raise ValueError(f"unsupported algorithm {algorithm!r}")
             usable &= {algorithm}
         if not usable:
+            if kty == "oct" and bits < min_key_bits("oct"):
+                raise short_secret_error()
             raise ValueError("the key cannot verify any supported algorithm")
         return cls(kid, kty, key, frozenset(usable))
 
@@ -98,8 +102,8 @@ class VerificationKey:
             )
         except _JWK_ERRORS as exc:
             raise ValueError("malformed JWK") from exc
-        kty_found, curve = _describe(key)
-        usable = _algorithms_for(kty_found, curve, key) if kty_found == kty else set()
+        kty_found, curve, bits = _describe(key)
+        usable = _algorithms_for(kty_found, curve, bits) if kty_found == kty else set()
         alg = jwk.get("alg")
         if alg is not None:
             usable &= {alg} if isinstance(alg, str) else set()
@@ -112,32 +116,30 @@ class VerificationKey:
         return cls(kid, kty, key, frozenset(usable))
 
 
-def _describe(key: object) -> tuple[str, str | None]:
+def short_secret_error() -> ValueError:
+    """Return the error for an HMAC secret too short for every HS* algorithm (RFC 7518 §3.2)."""
+    return ValueError(
+        f"an HMAC secret must be at least {min_key_bits('oct') // 8} bytes (RFC 7518 §3.2)"
+    )
+
+
+def _describe(key: object) -> tuple[str, str | None, int]:
+    """Return a key's JWK type, its curve (if any) and its size in bits."""
     if isinstance(key, bytes):
-        return "oct", None
+        return "oct", None, 8 * len(key)
     if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", None
+        return "RSA", None, key.key_size
     if isinstance(key, ec.EllipticCurvePublicKey):
-        return "EC", _EC_CURVES.get(key.curve.name)
+        return "EC", _EC_CURVES.get(key.curve.name), key.curve.key_size
     if isinstance(key, ed25519.Ed25519PublicKey):
-        return "OKP", "Ed25519"
+        return "OKP", "Ed25519", 256
     if isinstance(key, ed448.Ed448PublicKey):
-        return "OKP", "Ed448"
+        return "OKP", "Ed448", 456
     raise ValueError("unsupported key type")
 
 
-def _algorithms_for(kty: str, curve: str | None, key: object) -> set[str]:
-    if kty == "RSA" and isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
-        return set()
-    usable = set()
-    for alg in ALGORITHMS.values():
-        if alg.kty != kty or (alg.curve is not None and alg.curve != curve):
-            continue
-        # RFC 7518 §3.2: an HMAC key at least as long as the hash output.
-        if kty == "oct" and isinstance(key, bytes) and len(key) < alg.bits // 8:
-            continue
-        usable.add(alg.name)
-    return usable
+def _algorithms_for(kty: str, curve: str | None, bits: int) -> set[str]:
+    return {alg.name for alg in ALGORITHMS.values() if alg.fits(kty, curve, bits)}
 
 
 class KeySet:

@@ -14,13 +14,11 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from .._algorithms import ALGORITHMS, PublicKey
+from .._algorithms import PublicKey
 from .._json import loads_strict
-from .base import KeySet, KeySource, VerificationKey
+from .base import KeySet, KeySource, VerificationKey, short_secret_error
 
 __all__ = ["HMACSecret", "StaticKeys"]
-
-_MIN_SECRET_BYTES = min(alg.bits for alg in ALGORITHMS.values() if alg.kty == "oct") // 8
 
 
 class StaticKeys(KeySource):
@@ -34,9 +32,7 @@ class StaticKeys(KeySource):
         # {"keys": []}, is allowed: every token then fails as UnknownKey.
         for key in keys.keys:
             if key.kty == "oct" and not key.algorithms:
-                raise ValueError(
-                    f"an HMAC secret must be at least {_MIN_SECRET_BYTES} bytes (RFC 7518 §3.2)"
-                )
+                raise short_secret_error()
         self._key_set = keys
 
     def key_set(self) -> KeySet:
@@ -105,8 +101,8 @@ class HMACSecret(StaticKeys):
     """A shared secret for HS256, HS384 and HS512 (RFC 7518 §3.2).
 
     The secret must be at least as long as the hash output: 32 bytes for HS256, 48 for
-    HS384, 64 for HS512. A shorter secret is refused here; a 40-byte secret verifies HS256
-    only, and never an HS512 token.
+    HS384, 64 for HS512 (the algorithm table's rule). A secret too short for all three is
+    refused here; a 40-byte secret verifies HS256 only, and never an HS512 token.
     """
 
     __slots__ = ()
@@ -115,10 +111,6 @@ class HMACSecret(StaticKeys):
         data = secret.encode() if isinstance(secret, str) else secret
         if not isinstance(data, bytes):
             raise TypeError("secret must be str or bytes")
-        if len(data) < _MIN_SECRET_BYTES:
-            raise ValueError(
-                f"an HMAC secret must be at least {_MIN_SECRET_BYTES} bytes (RFC 7518 §3.2)"
-            )
         super().__init__(KeySet([VerificationKey.from_public_key(data, kid=kid)]))
 
     def __repr__(self) -> str:
