@@ -31,6 +31,7 @@ from accesstoken import (
     RequestContext,
     RevocationUnavailable,
 )
+from accesstoken._bearer import split_scheme
 from accesstoken._dpop import (
     BEARER,
     DPOP,
@@ -38,7 +39,6 @@ from accesstoken._dpop import (
     certificate_thumbprint,
     check_binding,
     jwk_thumbprint,
-    split_scheme,
 )
 from accesstoken._keys.base import VerificationKey
 from accesstoken._remote.flow import Flow, run, run_async
@@ -519,8 +519,9 @@ def test_a_cnf_claim_that_cannot_be_honoured_is_refused(
         ("Basic abc", (None, "Basic abc")),
     ],
 )
-def test_split_scheme(text: str, expected: tuple[str | None, str]) -> None:
+def test_split_scheme_reads_both_schemes(text: str, expected: tuple[str | None, str]) -> None:
     assert split_scheme(text) == expected
+    assert split_scheme(text.encode()) == (expected[0], expected[1].encode())
 
 
 # -- RFC 8705: certificate-bound tokens ------------------------------------------------------

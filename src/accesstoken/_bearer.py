@@ -26,6 +26,7 @@ from .errors import InvalidRequest, MissingToken
 
 __all__ = [
     "BEARER",
+    "DPOP",
     "LONGEST_PREFIX",
     "authorization_values",
     "is_token68",
@@ -34,9 +35,9 @@ __all__ = [
     "token_from_headers",
 ]
 
-#: The auth-scheme that `split_scheme` recognises. RFC 9449's "DPoP" will be a second one:
-#: a name here and a branch there.
+#: The auth-schemes that `split_scheme` recognises: RFC 6750's and RFC 9449's.
 BEARER: Final = "bearer"
+DPOP: Final = "dpop"
 #: The longest prefix `split_scheme` takes off ("Bearer "): how much longer than a token the
 #: text holding it may be.
 LONGEST_PREFIX: Final = len("Bearer ")
@@ -50,8 +51,9 @@ _AUTH_SCHEME: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 Â
 def split_scheme(value: AnyStr) -> tuple[str | None, AnyStr]:
     """Return the auth-scheme that `value` opens with, and the credentials after it.
 
-    `("bearer", "abc")` for `"Bearer abc"` (the scheme in any case, then one space);
-    `("bearer", "")` for `"Bearer"` alone; `(None, value)` for anything else: a bare token,
+    `("bearer", "abc")` for `"Bearer abc"` (the scheme in any case, then one space),
+    `("dpop", "abc")` for `"DPoP abc"`; `("bearer", "")` for `"Bearer"` alone (and
+    `("dpop", "")` for `"DPoP"`); `(None, value)` for anything else: a bare token,
     or the credentials of another scheme such as `"Basic dXNlcjpwYXNz"`. Text (a token
     handed to a verifier) and bytes (a header as ASGI gives it) alike.
     """
@@ -62,10 +64,18 @@ def split_scheme(value: AnyStr) -> tuple[str | None, AnyStr]:
             return BEARER, value[LONGEST_PREFIX:]
         if head == "bearer":  # a Bearer credential without its token
             return BEARER, value[:0]
+        if head[:5] == "dpop ":
+            return DPOP, value[5:]
+        if head == "dpop":
+            return DPOP, value[:0]
     elif head == b"bearer ":
         return BEARER, value[LONGEST_PREFIX:]
     elif head == b"bearer":
         return BEARER, value[:0]
+    elif head[:5] == b"dpop ":
+        return DPOP, value[5:]
+    elif head == b"dpop":
+        return DPOP, value[:0]
     return None, value
 
 
@@ -121,7 +131,7 @@ def token_from_headers(values: Sequence[str | bytes], *, query_token: bool = Fal
     # Parsed as bytes, as ASGI hands them over: the token is decoded once, after it is known
     # to be ASCII.
     scheme, token = split_scheme(value)
-    if scheme is None:
+    if scheme != BEARER:  # the DPoP scheme is the verifier's to take, with its proof
         if _AUTH_SCHEME.fullmatch(value.partition(b" ")[0]):
             raise MissingToken()  # another scheme's credentials: no bearer token was offered
         raise InvalidRequest("The Authorization header is malformed.")

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from . import _options
 from ._algorithms import ALGORITHMS, Algorithm
+from ._bearer import BEARER, DPOP
 from ._claims import is_numeric_date, normalize_type
 from ._json import loads_strict
 from ._keys.base import VerificationKey
@@ -50,12 +51,8 @@ __all__ = [
     "certificate_thumbprint",
     "check_binding",
     "jwk_thumbprint",
-    "split_scheme",
 ]
 
-#: The authorization schemes a token may come with, as `split_scheme` spells them.
-BEARER: Final = "Bearer"
-DPOP: Final = "DPoP"
 
 # A proof carries a public key and a signature: an RSA key of 8192 bits fits four times over.
 # Longer input is refused before it is parsed.
@@ -213,19 +210,6 @@ class DPoP:
             f"max_age={self.max_age:g}, leeway={self.leeway:g}, "
             f"replay_cache={self.replay_cache!r})"
         )
-
-
-def split_scheme(text: str) -> tuple[str | None, str]:
-    """Return the authorization scheme before a token and the token itself.
-
-    "Bearer " and "DPoP " are recognised in any case (RFC 9110 §11.1) and returned as
-    `BEARER` and `DPOP`; a token without either comes back whole, with None.
-    """
-    if text[:7].lower() == "bearer ":
-        return BEARER, text[7:]
-    if text[:5].lower() == "dpop ":
-        return DPOP, text[5:]
-    return None, text
 
 
 def binding_needed(claims: Mapping[str, Any], scheme: str | None, dpop: DPoP | None) -> bool:
