@@ -175,7 +175,10 @@ def test_a_proof_of_the_bound_key_is_accepted(drive: Drive, alg: str) -> None:
 def test_a_token_from_the_testing_kit_binds_to_its_key(drive: Drive) -> None:
     issuer = LocalIssuer(algorithm="ES256")
     raw = issuer.issue(dpop_key=KEY)
-    token = issuer.verifier().verify(raw)
+    # A verifier without dpop= refuses a bound token; its claims are read here after checking.
+    sent_first = KEY.proof("GET", URL, raw)
+    request = RequestContext("GET", URL, dpop_proof=sent_first)
+    token = issuer.verifier(dpop=DPoP()).verify(f"DPoP {raw}", request=request)
     assert token.claims["cnf"] == {"jkt": KEY.jkt}
     sent = KEY.proof("GET", URL, f"DPoP {raw}")
     check(drive, sent, claims=token.claims, raw=raw, method="GET", now=time.time())

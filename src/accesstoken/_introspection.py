@@ -35,8 +35,9 @@ from typing_extensions import Unpack
 
 from . import _claims, _options
 from ._bearer import is_token68
+from ._dpop import DPoP, request_checks
 from ._keys.discovery import check_issuer, metadata_document, required
-from ._observed import ObservedVerifier
+from ._observed import Context, ObservedVerifier
 from ._pipeline import check_scopes, demanded_scopes, prepare, token_from_claims
 from ._remote.fetch import check_url, fetch_json
 from ._remote.flight import Flight, RemoteDocument, SingleFlight
@@ -152,6 +153,7 @@ class IntrospectionVerifier(ObservedVerifier):
         required_claims: claims the answer must hold (RFC 7662 makes all of them optional).
         token_type_hint: sent with every call; None sends none.
         max_token_bytes: longer tokens are refused without a call.
+        dpop: accept DPoP-bound tokens (an answer's `cnf.jkt`, RFC 9449), with these options.
         **http: `HTTPOptions`: `http_client` and `async_http_client` (httpx clients to
             use; else our own), `timeout` (seconds one call may take in all, 5.0) and
             `max_response_bytes` (the largest response accepted).
@@ -183,6 +185,7 @@ class IntrospectionVerifier(ObservedVerifier):
         required_claims: Collection[str] = (),
         token_type_hint: str | None = "access_token",  # noqa: S107 - RFC 7662 §2.1 hint
         max_token_bytes: int = 8192,
+        dpop: DPoP | None = None,
         **http: Unpack[HTTPOptions],
     ) -> None:
         unknown = http.keys() - HTTPOptions.__annotations__.keys()
@@ -198,6 +201,9 @@ class IntrospectionVerifier(ObservedVerifier):
         self._max_token_bytes = _options.count(max_token_bytes, "max_token_bytes", minimum=1)
         _options.check_clock(clock)
         _options.check_revocation(revocation)
+        if dpop is not None and not isinstance(dpop, DPoP):
+            raise TypeError("dpop must be a DPoP(...)")
+        self._dpop = dpop
         if token_type_hint is not None and not isinstance(token_type_hint, str):
             raise TypeError("token_type_hint must be a string or None")
         self._policy = _options.claims_policy(
@@ -260,7 +266,9 @@ class IntrospectionVerifier(ObservedVerifier):
 
     # -- the checks, written once -----------------------------------------------------------
 
-    def _flow(self, raw: str | bytes, scopes: Collection[str]) -> Flow[AccessToken]:
+    def _flow(
+        self, raw: str | bytes, scopes: Collection[str], context: Context
+    ) -> Flow[AccessToken]:
         text = prepare(raw, self._max_token_bytes)
         if not is_token68(text):  # RFC 6750 §2.1: nothing else is a bearer token
             raise MalformedToken()
@@ -268,12 +276,20 @@ class IntrospectionVerifier(ObservedVerifier):
         answer = yield from self._answer(text)
         if answer.claims is None:
             raise TokenInactive()
-        token = token_from_claims(text, _NO_HEADER, answer.claims, self._policy, self._clock())
+        now = self._clock()
+        token = token_from_claims(text, _NO_HEADER, answer.claims, self._policy, now)
+        request, acr_values, max_age = context
+        leeway = self._policy.leeway
+        checks = request_checks(
+            token.claims, raw, text, request, self._dpop, (acr_values, max_age), now, leeway
+        )
+        if checks is not None:  # a sender-constrained token (cnf), or step-up demanded
+            yield from checks
         if self._revocation is not None and (yield revocation_call(self._revocation, token)):
             raise TokenRevoked()
         return check_scopes(token, demanded)
 
-    def _verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+    def _verify(self, raw: str | bytes, scopes: Collection[str], context: Context) -> AccessToken:
         """Return the `AccessToken` the issuer vouches for (with or without "Bearer ").
 
         `scopes` are demanded on top of the verifier's `required_scopes`.
@@ -284,14 +300,16 @@ class IntrospectionVerifier(ObservedVerifier):
             KeySourceUnavailable: the endpoint is unreachable, slow, or answered badly.
             RevocationUnavailable: the revocation check's store cannot be reached.
         """
-        return run(self._flow(raw, scopes))
+        return run(self._flow(raw, scopes, context))
 
-    async def _verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+    async def _verify_async(
+        self, raw: str | bytes, scopes: Collection[str], context: Context
+    ) -> AccessToken:
         """Return the `AccessToken` the issuer vouches for, without blocking the event loop.
 
         The same checks as `verify()`, in the same order.
         """
-        return await run_async(self._flow(raw, scopes))
+        return await run_async(self._flow(raw, scopes, context))
 
     # -- the answer: cached, or one call per token however many ask --------------------------
 

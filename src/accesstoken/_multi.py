@@ -26,7 +26,7 @@ from . import _options
 from ._keys.base import KeySet, KeySource
 from ._keys.discovery import OIDCDiscovery, check_issuer
 from ._keys.static import StaticKeys
-from ._observed import ObservedVerifier, Verify, VerifyAsync, unobserved
+from ._observed import Context, ObservedVerifier, Verify, VerifyAsync, unobserved
 from ._pipeline import prepare
 from ._remote.settings import RemoteOptions, RemoteSettings
 from ._token import AccessToken
@@ -235,7 +235,7 @@ class MultiIssuerVerifier(ObservedVerifier):
         shared = TokenVerifier(keys, issuer=None, audience=audience, **options)
         return cls._of(_Template(pattern, allowed, tenant_claim, shared), options)
 
-    def _verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+    def _verify(self, raw: str | bytes, scopes: Collection[str], context: Context) -> AccessToken:
         """Return the token verified by the verifier of its issuer.
 
         Raises:
@@ -243,11 +243,14 @@ class MultiIssuerVerifier(ObservedVerifier):
             MissingClaim: no `iss` (or, for a template, no tenant claim).
             TokenError, KeySourceError: as the selected verifier raises them.
         """
-        return self._select(unverified_payload(raw, self._max_token_bytes))[0](raw, scopes)
+        return self._select(unverified_payload(raw, self._max_token_bytes))[0](raw, scopes, context)
 
-    async def _verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+    async def _verify_async(
+        self, raw: str | bytes, scopes: Collection[str], context: Context
+    ) -> AccessToken:
         """Return the token verified by the verifier of its issuer, without blocking the loop."""
-        return await self._select(unverified_payload(raw, self._max_token_bytes))[1](raw, scopes)
+        verify = self._select(unverified_payload(raw, self._max_token_bytes))[1]
+        return await verify(raw, scopes, context)
 
     def __repr__(self) -> str:
         return f"MultiIssuerVerifier({self._select!r})"

@@ -14,6 +14,7 @@ from collections.abc import Collection
 from typing import Final
 
 from ._bearer import split_scheme
+from ._observed import Context, ObservedVerifier, unobserved
 from ._token import AccessToken
 from ._verifier import Verifier
 
@@ -31,7 +32,7 @@ def looks_like_jwt(raw: str | bytes) -> bool:
     return text.startswith(_JSON_OBJECT) and text.count(".") in (2, 4)
 
 
-class TokenRouter:
+class TokenRouter(ObservedVerifier):
     """Sends JWT-shaped tokens to `jwt` and the others to `opaque`; a `Verifier` itself.
 
     Example:
@@ -62,26 +63,26 @@ class TokenRouter:
             raise TypeError("TokenRouter needs a jwt verifier, an opaque one, or both")
         self._jwt = jwt
         self._opaque = opaque
+        # Each shape's verifier, called without its own events: the router reports the call.
+        either = jwt if jwt is not None else opaque
+        self._for_jwt = unobserved(either)
+        self._for_opaque = unobserved(opaque if opaque is not None else either)
 
-    def _route(self, raw: str | bytes) -> Verifier:
-        first, second = (self._jwt, self._opaque)
-        if not looks_like_jwt(raw):
-            first, second = second, first
-        chosen = first if first is not None else second
-        assert chosen is not None  # the constructor demands one of them
-        return chosen
-
-    def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+    def _verify(self, raw: str | bytes, scopes: Collection[str], context: Context) -> AccessToken:
         """Return the token verified by the verifier its shape selects.
 
         Raises:
             TokenError, KeySourceError: as the chosen verifier raises them.
         """
-        return self._route(raw).verify(raw, scopes)
+        route = self._for_jwt if looks_like_jwt(raw) else self._for_opaque
+        return route[0](raw, scopes, context)
 
-    async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+    async def _verify_async(
+        self, raw: str | bytes, scopes: Collection[str], context: Context
+    ) -> AccessToken:
         """Return the token verified by the selected verifier, without blocking the loop."""
-        return await self._route(raw).verify_async(raw, scopes)
+        route = self._for_jwt if looks_like_jwt(raw) else self._for_opaque
+        return await route[1](raw, scopes, context)
 
     def __repr__(self) -> str:
         return f"TokenRouter(jwt={self._jwt!r}, opaque={self._opaque!r})"

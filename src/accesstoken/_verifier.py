@@ -17,7 +17,9 @@ from typing import Final, NamedTuple, Protocol, TypeAlias, runtime_checkable
 
 from . import _claims, _options
 from ._algorithms import SUPPORTED_ALGORITHMS
+from ._dpop import DPoP, request_checks
 from ._keys.base import KeySet, KeySource, VerificationKey
+from ._observed import NO_CONTEXT, Context, ObservedVerifier
 from ._pipeline import (
     Header,
     UnverifiedToken,
@@ -29,6 +31,7 @@ from ._pipeline import (
     prepare,
     split,
 )
+from ._remote.flow import Flow, run, run_async
 from ._revocation import RevocationCheck
 from ._token import AccessToken
 from .errors import TokenRevoked, UnknownKey
@@ -47,7 +50,11 @@ class Verifier(Protocol):
     """
 
     def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
-        """Return the verified token or raise a `TokenError` / `KeySourceError`."""
+        """Return the verified token or raise a `TokenError` / `KeySourceError`.
+
+        The verifiers of this package also take `request=`, `acr_values=` and `max_age=`
+        (see `TokenVerifier`); a verifier of your own needs them only if it is handed them.
+        """
         ...
 
     async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
@@ -68,11 +75,13 @@ class _KeysNeeded(NamedTuple):
 _HEADER_MEMO_SIZE: Final = 256
 
 
-class TokenVerifier:
+class TokenVerifier(ObservedVerifier):
     """Verifies compact JWS access tokens against a key source and a claims policy.
 
     Every option is checked here, once; see `docs/concepts/verification.md`. `issuer` and
-    `audience` have no default: pass None to skip a check on purpose.
+    `audience` have no default: pass None to skip a check on purpose. `dpop=DPoP(...)`
+    accepts DPoP-bound tokens (RFC 9449); `verify()` takes what the request carried as
+    `request=`, and step-up demands as `acr_values=` and `max_age=` (RFC 9470).
     """
 
     def __init__(
@@ -92,6 +101,7 @@ class TokenVerifier:
         clock: Clock | None = None,
         revocation: RevocationCheck | None = None,
         cache_size: int = 0,
+        dpop: DPoP | None = None,
     ) -> None:
         if not isinstance(keys, KeySource):
             raise TypeError("keys must be a KeySource (HMACSecret, StaticKeys, JWKSEndpoint, ...)")
@@ -104,6 +114,8 @@ class TokenVerifier:
                 raise ValueError(f"unsupported algorithms: {sorted(unknown)}")
         _options.check_clock(clock)
         _options.check_revocation(revocation)
+        if dpop is not None and not isinstance(dpop, DPoP):
+            raise TypeError("dpop must be a DPoP(...)")
         policy = _options.claims_policy(
             issuer=issuer,
             audience=audience,
@@ -123,33 +135,32 @@ class TokenVerifier:
         self._max_token_bytes = _options.count(max_token_bytes, "max_token_bytes", minimum=1)
         self._clock: Clock = clock if clock is not None else time.time
         self._revocation = revocation
+        self._dpop = dpop
         self._headers: dict[bytes, Header] = {}
         cache_size = _options.count(cache_size, "cache_size", minimum=0)
         self._cache = _VerifiedTokens(cache_size) if cache_size else None
 
-    def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
-        """Return the verified token in `raw` (with or without a "Bearer " prefix).
-
-        `scopes` are demanded on top of the verifier's `required_scopes`.
-
-        Raises:
-            TokenError: one subclass per reason the token is refused.
-            KeySourceError: keys or the revocation store cannot be reached right now.
-        """
+    def _verify(self, raw: str | bytes, scopes: Collection[str], context: Context) -> AccessToken:
+        """Return the verified token in `raw` (see `ObservedVerifier.verify()`)."""
         demanded = demanded_scopes(self._required_scopes, scopes)
         token = self._verify_at_hand(raw)
         if isinstance(token, _KeysNeeded):
             keys, header = self._keys, token.header
             key = keys.key_set().select(header.kid, header.alg) or _fresh(keys.refresh(), header)
             token = self._check(token.unverified, header, key, token.now)
+        checks = self._request_checks(raw, token, context)
+        if checks is not None:
+            run(checks)
         if self._revocation is not None and self._revocation.is_revoked(token):
             raise TokenRevoked()
         return check_scopes(token, demanded)
 
-    async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
-        """Return the verified token in `raw`, fetching keys without blocking the event loop.
+    async def _verify_async(
+        self, raw: str | bytes, scopes: Collection[str], context: Context
+    ) -> AccessToken:
+        """Return the verified token, fetching keys without blocking the event loop.
 
-        The same steps as `verify()`, in the same order.
+        The same steps as `_verify()`, in the same order.
         """
         demanded = demanded_scopes(self._required_scopes, scopes)
         token = self._verify_at_hand(raw)
@@ -159,9 +170,27 @@ class TokenVerifier:
                 await keys.refresh_async(), header
             )
             token = self._check(token.unverified, header, key, token.now)
+        checks = self._request_checks(raw, token, context)
+        if checks is not None:
+            await run_async(checks)
         if self._revocation is not None and await self._revocation.is_revoked_async(token):
             raise TokenRevoked()
         return check_scopes(token, demanded)
+
+    def _request_checks(
+        self, raw: str | bytes, token: AccessToken, context: Context
+    ) -> Flow[None] | None:
+        """Return the checks of the call's request and step-up demands; None: nothing to do.
+
+        Run on every call, cache hits included: a DPoP proof belongs to one request.
+        """
+        if context is NO_CONTEXT and self._dpop is None and "cnf" not in token.claims:
+            return None  # a bearer token and a plain call: the usual case, one test
+        request, acr_values, max_age = context
+        step_up = (acr_values, max_age)
+        now, leeway = self._clock(), self._policy.leeway
+        claims, dpop = token.claims, self._dpop
+        return request_checks(claims, raw, token.raw, request, dpop, step_up, now, leeway)
 
     def _verify_at_hand(self, raw: str | bytes) -> AccessToken | _KeysNeeded:
         """Verify `raw` as far as it goes without I/O: to the end when its key is at hand.
