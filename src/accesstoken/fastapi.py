@@ -6,12 +6,20 @@ OpenAPI schema and Swagger UI's Authorize button works. The dependency is `async
 Refusals are `HTTPException`s with `detail={"error", "error_description"}` and the
 `WWW-Authenticate` (or `Retry-After`) header; `install_error_handlers(app)` switches the app to
 the flat body the other adapters send.
+
+An `AccessTokenError` raised inside an endpoint (`token.require_roles("admin")`) is answered
+like a refusal of the dependency, without any setup: the first request through a
+`BearerAuth` adds a handler for it to the app's exception handlers, unless the app has one.
+A dependency with `yield` could catch it too, but FastAPI wraps each such dependency in an
+async context manager and a cancel scope: tens of µs on every request, where a dictionary
+lookup costs well under one.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from operator import attrgetter
 
@@ -24,16 +32,22 @@ from .errors import AccessTokenError
 
 try:
     from fastapi import FastAPI, HTTPException, Request
+    from fastapi.exception_handlers import http_exception_handler
     from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
     from fastapi.responses import JSONResponse
     from fastapi.security import SecurityScopes
     from fastapi.security.base import SecurityBase
+    from starlette.responses import Response
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "accesstoken.fastapi needs FastAPI: pip install 'accesstoken[fastapi]'"
     ) from exc
 
 __all__ = ["AccessTokenHTTPException", "BearerAuth", "install_error_handlers"]
+
+#: Where Starlette's `ExceptionMiddleware` puts its handlers (a dict by exception class, its
+#: own, kept for the app's life) for the request's routes to look up.
+_HANDLERS = "starlette.exception_handlers"
 
 
 class AccessTokenHTTPException(HTTPException):
@@ -85,12 +99,34 @@ class BearerAuth(SecurityBase):
         bearer_format: str | None = "JWT",
         realm: str | None = None,
     ) -> None:
-        self.verifier = verifier
+        self._root = self  # `optional` and `require()` read the verifier of the one made here
+        self._verifier = verifier
         self._guard = Guard(optional=optional, realm=realm).demanding(scopes, roles)
         self.description = description
         self.bearer_format = bearer_format
         self.model = HTTPBearerModel(bearerFormat=bearer_format, description=description)
         self.scheme_name = scheme_name or "BearerAuth"
+
+    @property
+    def verifier(self) -> Verifier:
+        """The verifier; setting it changes it for `optional` and every `require()` too."""
+        return self._root._verifier
+
+    @verifier.setter
+    def verifier(self, verifier: Verifier) -> None:
+        self._root._verifier = verifier
+
+    @contextmanager
+    def use(self, verifier: Verifier) -> Iterator[None]:
+        """Check tokens with `verifier` inside the block (in tests, say), then restore.
+
+        Unlike `app.dependency_overrides[auth]`, every scope and role is still demanded.
+        """
+        previous, self.verifier = self.verifier, verifier
+        try:
+            yield
+        finally:
+            self.verifier = previous
 
     async def __call__(self, request: Request, scopes: SecurityScopes) -> AccessToken | None:
         """Return the verified token, or None when optional and no token was sent.
@@ -100,11 +136,20 @@ class BearerAuth(SecurityBase):
                 scope or role (400/401/403), or tokens cannot be checked right now (503).
         """
         scope = request.scope  # raw ASGI headers: no Starlette `Headers` object per request
+        handlers = scope.get(_HANDLERS)
+        if handlers is not None and AccessTokenError not in handlers[0]:
+            handlers[0][AccessTokenError] = self._in_endpoint
         carried = (authorization_values(scope["headers"]), scope.get("query_string", b""))
-        outcome = await authenticate_async(self.verifier, self._guard, carried, scopes.scopes)
+        verifier = self._root._verifier
+        outcome = await authenticate_async(verifier, self._guard, carried, scopes.scopes)
         if isinstance(outcome, Refusal):
             raise AccessTokenHTTPException(outcome.error, response=outcome.response) from None
         return outcome
+
+    async def _in_endpoint(self, request: Request, exc: Exception) -> Response:
+        """Answer an `AccessTokenError` raised in an endpoint as FastAPI answers a refusal."""
+        assert isinstance(exc, AccessTokenError)  # the type this handler is registered for
+        return await http_exception_handler(request, AccessTokenHTTPException(exc, self.realm))
 
     @cached_property
     def optional(self) -> BearerAuth:
@@ -125,8 +170,9 @@ class BearerAuth(SecurityBase):
 def install_error_handlers(app: FastAPI, *, realm: str | None = None) -> None:
     """Make `app` answer token errors with the flat `{"error", "error_description"}` body.
 
-    Also catches an `AccessTokenError` raised in an endpoint (say, by
-    `token.require_roles("admin")`), which would otherwise be a 500.
+    Also renders an `AccessTokenError` raised in an endpoint (say, by
+    `token.require_roles("admin")`) with that body; without it, `BearerAuth` answers one
+    with FastAPI's `{"detail": ...}` body.
 
     `realm` is the `realm` of `WWW-Authenticate` for errors raised in endpoints.
     """
