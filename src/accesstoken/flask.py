@@ -11,14 +11,16 @@ def orders():
 
 A sync view is checked with `verify()`, an `async def` view with `verify_async()`. Refusals
 are JSON `{"error", "error_description"}` with the `WWW-Authenticate` (or `Retry-After`)
-header, rendered by the decorator itself, so they work with or without `init_app`.
+header, rendered by the decorator itself, so they work with or without `init_app`: so is an
+`AccessTokenError` the view raises (`current_token.require_roles("admin")`).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 from ._authenticate import Carried, Guard, Refusal, authenticate, authenticate_async
@@ -68,6 +70,20 @@ class FlaskAuth:
     def __init__(self, verifier: Verifier | None = None, *, realm: str | None = None) -> None:
         self.verifier = verifier
         self.realm = realm
+        self._override: Verifier | None = None
+
+    @contextmanager
+    def use(self, verifier: Verifier) -> Iterator[None]:
+        """Check tokens with `verifier` inside the block, in every app, then restore.
+
+        For tests: it wins over the verifiers given to `FlaskAuth()` and `init_app()`, and
+        every view still demands its scopes and roles.
+        """
+        previous, self._override = self._override, verifier
+        try:
+            yield
+        finally:
+            self._override = previous
 
     def init_app(self, app: Flask, verifier: Verifier | None = None) -> None:
         """Register with `app`: its verifier, and a handler for errors raised in its views.
@@ -93,6 +109,7 @@ class FlaskAuth:
 
         `@auth.require()` with no scopes accepts any valid token. With `optional=True`, a
         request without a token reaches the view with `current_token` standing for None.
+        An `AccessTokenError` raised by the view is answered as a refusal of the decorator.
         """
         guard = Guard(optional=optional, realm=self.realm).demanding(scopes, roles)
 
@@ -103,20 +120,32 @@ class FlaskAuth:
                 async def async_view(*args: Any, **kwargs: Any) -> Any:
                     outcome = await authenticate_async(self._verifier(), guard, _carried())
                     refused = _admit(outcome)
-                    return refused if refused is not None else await view(*args, **kwargs)
+                    if refused is not None:
+                        return refused
+                    try:
+                        return await view(*args, **kwargs)
+                    except AccessTokenError as exc:
+                        return _render(guard.refuse(exc))
 
                 return cast(_View, async_view)
 
             @functools.wraps(view)
             def sync_view(*args: Any, **kwargs: Any) -> Any:
                 refused = _admit(authenticate(self._verifier(), guard, _carried()))
-                return refused if refused is not None else view(*args, **kwargs)
+                if refused is not None:
+                    return refused
+                try:
+                    return view(*args, **kwargs)
+                except AccessTokenError as exc:
+                    return _render(guard.refuse(exc))
 
             return cast(_View, sync_view)
 
         return decorate
 
     def _verifier(self) -> Verifier:
+        if self._override is not None:
+            return self._override
         verifier = current_app.extensions.get(_EXTENSION, {}).get(self, self.verifier)
         if verifier is None:
             raise RuntimeError("FlaskAuth has no verifier for this app: call init_app(app, v)")

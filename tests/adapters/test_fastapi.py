@@ -7,10 +7,11 @@ from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Security
+from fastapi import Depends, FastAPI, Request, Security
+from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 
-from accesstoken import AccessToken, TokenVerifier, Verifier
+from accesstoken import AccessToken, AccessTokenError, TokenVerifier, Verifier
 from accesstoken.fastapi import BearerAuth, install_error_handlers
 
 from ._support import AsyncOnly, Tokens, assert_refused, assert_unavailable, bearer, serve_asgi
@@ -42,6 +43,11 @@ def make_app(verifier: Verifier, *, flat: bool = False) -> FastAPI:
     def admin_in_endpoint(token: Annotated[AccessToken, Depends(auth)]) -> str:
         token.require_roles("admin")
         return "welcome"
+
+    @app.get("/write-in-endpoint")
+    async def write_in_endpoint(token: Annotated[AccessToken, Depends(auth.optional)]) -> str:
+        token.require_scopes("orders:write")
+        return "written"
 
     @app.get("/me")
     def me(token: Annotated[AccessToken | None, Depends(auth.optional)]) -> dict[str, str | None]:
@@ -123,13 +129,76 @@ def test_require_roles(client: TestClient, style: str, tokens: Tokens) -> None:
     assert_refused(response, 403, "insufficient_scope", nested=nested(style))
 
 
-def test_roles_checked_in_the_endpoint_need_the_error_handlers(
-    verifier: TokenVerifier, tokens: Tokens
+def test_refusals_in_the_endpoint_are_403_without_setup(
+    client: TestClient, style: str, tokens: Tokens
 ) -> None:
-    app = make_app(verifier, flat=True)
-    response = TestClient(app).get("/admin-in-endpoint", headers=bearer(tokens.reader))
-    assert_refused(response, 403, "insufficient_scope")
+    assert client.get("/admin-in-endpoint", headers=bearer(tokens.admin)).json() == "welcome"
+    response = client.get("/admin-in-endpoint", headers=bearer(tokens.reader))
+    assert_refused(response, 403, "insufficient_scope", nested=nested(style))
     assert response.headers["WWW-Authenticate"].startswith('Bearer realm="orders"')
+    response = client.get("/write-in-endpoint", headers=bearer(tokens.reader))
+    assert_refused(response, 403, "insufficient_scope", nested=nested(style))
+    assert 'scope="orders:write"' in response.headers["WWW-Authenticate"]
+
+
+def test_an_app_handler_for_token_errors_is_kept(verifier: TokenVerifier, tokens: Tokens) -> None:
+    app = make_app(verifier)
+
+    @app.exception_handler(AccessTokenError)
+    def teapot(_request: Request, _exc: AccessTokenError) -> PlainTextResponse:
+        return PlainTextResponse("mine", 418)
+
+    client = TestClient(app)
+    for _ in range(2):
+        response = client.get("/admin-in-endpoint", headers=bearer(tokens.reader))
+        assert (response.status_code, response.text) == (418, "mine")
+
+
+def test_setting_the_verifier_reaches_every_derived_dependency(
+    down_verifier: TokenVerifier, verifier: TokenVerifier, tokens: Tokens
+) -> None:
+    app = FastAPI()
+    auth = BearerAuth(down_verifier)
+    optional, reader = auth.optional, auth.require("orders:read")
+
+    @app.get("/me")
+    def me(token: Annotated[AccessToken | None, Depends(optional)]) -> str | None:
+        return token.subject if token else None
+
+    @app.get("/read")
+    def read(token: Annotated[AccessToken, Depends(reader)]) -> str | None:
+        return token.subject
+
+    client = TestClient(app)
+    assert client.get("/me", headers=bearer(tokens.reader)).status_code == 503
+    auth.verifier = verifier
+    assert optional.verifier is reader.verifier is verifier
+    assert client.get("/me", headers=bearer(tokens.reader)).json() == "alice"
+    assert client.get("/read", headers=bearer(tokens.reader)).json() == "alice"
+    assert_refused(
+        client.get("/read", headers=bearer(tokens.no_scope)), 403, "insufficient_scope", nested=True
+    )
+
+
+def test_use_swaps_the_verifier_for_a_block(
+    down_verifier: TokenVerifier, verifier: TokenVerifier, tokens: Tokens
+) -> None:
+    auth = BearerAuth(down_verifier)
+    app = FastAPI()
+
+    @app.get("/write")
+    def write(
+        token: Annotated[AccessToken, Security(auth.optional, scopes=["orders:write"])],
+    ) -> str:
+        return "written"
+
+    client = TestClient(app)
+    with auth.optional.use(verifier):
+        assert auth.verifier is verifier
+        response = client.get("/write", headers=bearer(tokens.reader))
+        assert_refused(response, 403, "insufficient_scope", nested=True)
+    assert auth.verifier is down_verifier
+    assert client.get("/write", headers=bearer(tokens.reader)).status_code == 503
 
 
 def test_key_source_down_is_503(down_verifier: TokenVerifier, style: str, tokens: Tokens) -> None:

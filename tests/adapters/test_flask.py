@@ -47,6 +47,12 @@ def add_views(app: Flask, auth: FlaskAuth) -> None:
         current_token.require_roles("admin")
         return "welcome"
 
+    @app.get("/write-in-view")
+    @auth.require()
+    async def write_in_view() -> str:
+        current_token.require_scopes("orders:write")
+        return "written"
+
     @app.get("/me")
     @auth.require(optional=True)
     def me() -> dict[str, Any]:
@@ -131,13 +137,28 @@ def test_roles(client: FlaskClient, tokens: Tokens) -> None:
     assert_refused(client.get("/admin", headers=bearer(tokens.reader)), 403, "insufficient_scope")
 
 
-def test_roles_checked_in_the_view_are_rendered_after_init_app(
-    verifier: TokenVerifier, tokens: Tokens
+def test_refusals_in_the_view_are_403_with_or_without_init_app(
+    client: FlaskClient, tokens: Tokens
 ) -> None:
-    client = create_app(verifier).test_client()
     assert client.get("/admin-in-view", headers=bearer(tokens.admin)).text == "welcome"
     response = client.get("/admin-in-view", headers=bearer(tokens.reader))
     assert_refused(response, 403, "insufficient_scope")
+    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="orders"')
+    response = client.get("/write-in-view", headers=bearer(tokens.reader))
+    assert_refused(response, 403, "insufficient_scope")
+    assert 'scope="orders:write"' in response.headers["WWW-Authenticate"]
+
+
+def test_use_swaps_the_verifier_of_every_app_for_a_block(
+    verifier: TokenVerifier, down_verifier: TokenVerifier, tokens: Tokens
+) -> None:
+    client = create_app(down_verifier).test_client()
+    with auth.use(verifier):
+        assert client.get("/orders", headers=bearer(tokens.reader)).json == {"sub": "alice"}
+        response = client.post("/orders", headers=bearer(tokens.reader))
+        assert_refused(response, 403, "insufficient_scope")
+        assert client.get("/admin", headers=bearer(tokens.reader)).status_code == 403
+    assert client.get("/orders", headers=bearer(tokens.reader)).status_code == 503
 
 
 @pytest.mark.parametrize("path", ["/orders", "/async-orders"])
