@@ -125,10 +125,8 @@ class BearerAuth(SecurityBase):
 def install_error_handlers(app: FastAPI, *, realm: str | None = None) -> None:
     """Make `app` answer token errors with the flat `{"error", "error_description"}` body.
 
-    Also catches an `AccessTokenError` raised in an endpoint (say, by
-    `token.require_roles("admin")`), which would otherwise be a 500.
-
-    `realm` is the `realm` of `WWW-Authenticate` for errors raised in endpoints.
+    Also answers an `AccessTokenError` raised in an endpoint (say, by `require_roles()`),
+    which would otherwise be a 500, with `realm` in its challenge.
     """
 
     async def flat(_request: Request, exc: Exception) -> JSONResponse:

@@ -9,9 +9,8 @@ def orders():
     return {"sub": current_token.subject}
 ```
 
-A sync view is checked with `verify()`, an `async def` view with `verify_async()`. Refusals
-are JSON `{"error", "error_description"}` with the `WWW-Authenticate` (or `Retry-After`)
-header, rendered by the decorator itself, so they work with or without `init_app`.
+A sync view is checked with `verify()`, an `async def` view with `verify_async()`. The
+decorator renders its refusals itself, so they work with or without `init_app`.
 """
 
 from __future__ import annotations
@@ -70,10 +69,9 @@ class FlaskAuth:
         self.realm = realm
 
     def init_app(self, app: Flask, verifier: Verifier | None = None) -> None:
-        """Register with `app`: its verifier, and a handler for errors raised in its views.
+        """Register `app`: its verifier, and a handler for `AccessTokenError`s of its views.
 
-        The handler renders an `AccessTokenError` (say, of `current_token.require_roles()`)
-        as the decorator renders a refusal.
+        Such an error (say, of `current_token.require_roles()`) is rendered as a refusal.
 
         Raises:
             ValueError: no verifier here and none given to `FlaskAuth()`.
