@@ -21,6 +21,7 @@ from typing import Any, Final, TypeAlias
 
 from ._authenticate import Guard, Refusal, authenticate_async
 from ._bearer import authorization_values
+from ._paths import ExcludedPaths
 from ._responses import ErrorResponse
 from ._verifier import Verifier
 from .errors import KeySourceError
@@ -48,7 +49,9 @@ class AccessTokenMiddleware:
         app: the ASGI application to protect.
         verifier: a `TokenVerifier` or any object with `verify_async()`.
         exclude: paths let through unchecked, each with everything below it: "/health"
-            covers "/health" and "/health/live", never "/healthz".
+            covers "/health" and "/health/live", never "/healthz", nor a path with a dot
+            segment, "//", a backslash or "%" (such as "/health/../report.txt"), which is
+            authenticated as usual. "/" is refused (`ValueError`): it would exclude everything.
         optional: let requests without a token through, with `access_token` None; a token
             that is present but invalid is still refused.
         scopes: scopes every request must carry (403 `insufficient_scope` otherwise).
@@ -67,19 +70,15 @@ class AccessTokenMiddleware:
         roles: Collection[str] = (),
         realm: str | None = None,
     ) -> None:
-        if isinstance(exclude, str):
-            raise TypeError('exclude must be a collection of paths, such as ("/health",)')
         self.app = app
         self.verifier = verifier
-        self.exclude = tuple(path.rstrip("/") for path in exclude)
-        # Two C-level tests per request: the path itself, or anything below it.
-        self._excluded_paths = frozenset(self.exclude)
-        self._excluded_below = tuple(prefix + "/" for prefix in self.exclude)
+        self._excluded = ExcludedPaths(exclude)
+        self.exclude = self._excluded.paths
         self._guard = Guard(optional=optional, realm=realm).demanding(scopes, roles)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the connection's token, then hand it to the application or refuse it."""
-        if scope["type"] not in ("http", "websocket") or self._excluded(scope["path"]):
+        if scope["type"] not in ("http", "websocket") or self._excluded.match(scope):
             await self.app(scope, receive, send)
             return
         # The raw ASGI headers: no framework `Headers` object per request.
@@ -90,9 +89,6 @@ class AccessTokenMiddleware:
             return
         scope.setdefault("state", {})["access_token"] = outcome
         await self.app(scope, receive, send)
-
-    def _excluded(self, path: str) -> bool:
-        return path in self._excluded_paths or path.startswith(self._excluded_below)
 
 
 async def _refuse(refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:

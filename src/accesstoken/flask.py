@@ -86,10 +86,9 @@ class FlaskAuth:
             self._override = previous
 
     def init_app(self, app: Flask, verifier: Verifier | None = None) -> None:
-        """Register with `app`: its verifier, and a handler for errors raised in its views.
+        """Register `app`: its verifier, and a handler for `AccessTokenError`s of its views.
 
-        The handler renders an `AccessTokenError` (say, of `current_token.require_roles()`)
-        as the decorator renders a refusal.
+        Such an error (say, of `current_token.require_roles()`) is rendered as a refusal.
 
         Raises:
             ValueError: no verifier here and none given to `FlaskAuth()`.
