@@ -1,43 +1,23 @@
 """`BearerAuth`: FastAPI dependencies that verify the request's bearer token.
 
-A `SecurityBase` with an HTTP bearer model, as FastAPI's `HTTPBearer` is, so it shows in the
-OpenAPI schema and Swagger UI's Authorize button works. The dependency is `async` and calls
-`verify_async()`: a key refresh never blocks the loop, whether the endpoint is sync or async.
-Refusals are `HTTPException`s with `detail={"error", "error_description"}` and the
-`WWW-Authenticate` (or `Retry-After`) header; `install_error_handlers(app)` switches the app to
-the flat body the other adapters send.
-
-`install_openapi(app)` completes the OpenAPI schema: each guarded operation's scopes (those
-of `auth.require()` too), its 401/403/503 answers, and `{}` beside an optional one.
-`BearerAuth(verifier, oauth2=OAuth2Flows.from_discovery(issuer))` declares the identity
-provider's OAuth 2.0 flows instead of a bare bearer scheme, so that Swagger UI's Authorize
-button fetches real tokens.
-
-An `AccessTokenError` raised inside an endpoint (`token.require_roles("admin")`) is answered
-like a refusal of the dependency, without any setup: the first request through a
-`BearerAuth` adds a handler for it to the app's exception handlers, unless the app has one.
-A dependency with `yield` could catch it too, but FastAPI wraps each such dependency in an
-async context manager and a cancel scope: tens of µs on every request, where a dictionary
-lookup costs well under one.
+A `SecurityBase` like FastAPI's `HTTPBearer`, so it shows in OpenAPI; `async`, so a key
+refresh never blocks the loop. Refusals are `HTTPException`s with `detail={"error",
+"error_description"}` and the challenge (`install_error_handlers(app)`: the flat body);
+one raised in an endpoint (`token.require_roles("admin")`) is answered alike without setup
+(see docs/performance.md for why a handler and not a `yield` dependency).
+`install_openapi(app)` and `OAuth2Flows` (in `_openapi.py`) complete the schema.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import cached_property
 from operator import attrgetter
-from typing import Any
-
-from typing_extensions import Unpack
 
 from ._authenticate import Guard, Refusal, authenticate_async
 from ._bearer import authorization_values
-from ._keys.discovery import check_issuer, metadata_document, required
-from ._remote.flow import run
-from ._remote.settings import RemoteOptions, RemoteSettings
 from ._responses import ErrorResponse
 from ._token import AccessToken
 from ._verifier import Verifier
@@ -48,13 +28,7 @@ try:
     from fastapi.exception_handlers import http_exception_handler
     from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
     from fastapi.openapi.models import OAuth2 as OAuth2Model
-    from fastapi.openapi.models import (
-        OAuthFlowAuthorizationCode,
-        OAuthFlowClientCredentials,
-        OAuthFlows,
-    )
     from fastapi.responses import JSONResponse
-    from fastapi.routing import APIRoute
     from fastapi.security import SecurityScopes
     from fastapi.security.base import SecurityBase
     from starlette.responses import Response
@@ -62,6 +36,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError(
         "accesstoken.fastapi needs FastAPI: pip install 'accesstoken[fastapi]'"
     ) from exc
+
+from ._openapi import OAuth2Flows, install_openapi
 
 __all__ = [
     "AccessTokenHTTPException",
@@ -89,95 +65,6 @@ class AccessTokenHTTPException(HTTPException):
         response = response or Guard(realm=realm).refuse(error).response
         super().__init__(response.status_code, detail=response.body, headers=response.headers)
         self.token_error = error
-
-
-@dataclass(frozen=True)
-class OAuth2Flows:
-    """The OAuth 2.0 flows of an identity provider, for the OpenAPI schema and Swagger UI.
-
-    The authorization code flow (Swagger UI adds PKCE, see `swagger_ui_init_oauth()`) when
-    there is an `authorization_url`, and the client credentials flow.
-
-    Args:
-        token_url: the token endpoint.
-        authorization_url: the authorization endpoint, if the provider has one.
-        scopes: each scope Swagger UI offers, with its description.
-    """
-
-    token_url: str
-    authorization_url: str | None = None
-    scopes: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_metadata(
-        cls, metadata: Mapping[str, Any], scopes: Mapping[str, str] | Collection[str] | None = None
-    ) -> OAuth2Flows:
-        """Return the flows of a discovery document (RFC 8414 or OpenID Connect).
-
-        `scopes` are the scopes to offer, as names or with descriptions; the document's
-        `scopes_supported` when None.
-
-        Raises:
-            ValueError: the document has no `token_endpoint`.
-        """
-        token_url = metadata.get("token_endpoint")
-        if not isinstance(token_url, str):
-            raise ValueError("the metadata document has no token_endpoint")
-        authorization_url = metadata.get("authorization_endpoint")
-        if scopes is None:
-            scopes = metadata.get("scopes_supported") or ()
-        if not isinstance(scopes, Mapping):
-            scopes = dict.fromkeys(scopes, "")
-        return cls(
-            token_url,
-            authorization_url if isinstance(authorization_url, str) else None,
-            dict(scopes),
-        )
-
-    @classmethod
-    def from_discovery(
-        cls,
-        issuer: str,
-        *,
-        scopes: Mapping[str, str] | Collection[str] | None = None,
-        **options: Unpack[RemoteOptions],
-    ) -> OAuth2Flows:
-        """Read `issuer`'s discovery document now and return its flows; see `from_metadata()`.
-
-        The document is found and checked as `OIDCDiscovery` does it, with the same
-        `options` (`timeout`, ...).
-
-        Raises:
-            KeySourceUnavailable: the document could not be read, names another issuer, or
-                has no usable `token_endpoint`.
-        """
-        settings = RemoteSettings.of(options)
-        document = metadata_document(check_issuer(issuer), "token_endpoint", settings, cls)
-        return cls.from_metadata(required(run(document.get())), scopes)
-
-    def model(self, description: str | None = None) -> OAuth2Model:
-        """Return the OpenAPI security scheme of these flows."""
-        scopes = dict(self.scopes)
-        code = None
-        if self.authorization_url is not None:
-            code = OAuthFlowAuthorizationCode(
-                authorizationUrl=self.authorization_url, tokenUrl=self.token_url, scopes=scopes
-            )
-        credentials = OAuthFlowClientCredentials(tokenUrl=self.token_url, scopes=scopes)
-        flows = OAuthFlows(authorizationCode=code, clientCredentials=credentials)
-        return OAuth2Model(flows=flows, description=description)
-
-    def swagger_ui_init_oauth(self, client_id: str) -> dict[str, Any]:
-        """Return Swagger UI's OAuth settings for `FastAPI(swagger_ui_init_oauth=...)`.
-
-        `client_id` is a public client registered with the provider, whose redirect URI is
-        the app's `/docs/oauth2-redirect`; the authorization code flow uses PKCE.
-        """
-        return {
-            "clientId": client_id,
-            "usePkceWithAuthorizationCodeGrant": True,
-            "scopes": " ".join(self.scopes),
-        }
 
 
 class BearerAuth(SecurityBase):
@@ -308,98 +195,3 @@ def install_error_handlers(app: FastAPI, *, realm: str | None = None) -> None:
 
     app.add_exception_handler(AccessTokenHTTPException, flat)
     app.add_exception_handler(AccessTokenError, flat)
-
-
-#: RFC 6750 §3's error body, as the schema of the refusals `install_openapi()` declares.
-_TOKEN_ERROR: dict[str, Any] = {
-    "title": "TokenError",
-    "type": "object",
-    "description": "RFC 6750 §3. No `error` when the request carried no token at all.",
-    "properties": {
-        "error": {
-            "type": "string",
-            "enum": [
-                "invalid_request",
-                "invalid_token",
-                "insufficient_scope",
-                "temporarily_unavailable",
-            ],
-        },
-        "error_description": {"type": "string"},
-    },
-}
-_REFUSALS = {
-    "401": ("No access token, or an expired or invalid one.", "WWW-Authenticate"),
-    "403": ("The access token lacks a scope or a role.", "WWW-Authenticate"),
-    "503": ("Access tokens cannot be checked right now: try again later.", "Retry-After"),
-}
-
-
-def install_openapi(app: FastAPI) -> None:
-    """Complete `app`'s OpenAPI schema for the operations a `BearerAuth` guards.
-
-    FastAPI lists the scheme of each and the scopes of `Security(auth, scopes=[...])`; this
-    adds the scopes of `auth.require(...)`, an empty requirement `{}` beside an optional
-    guard (`auth.optional`: a request without a token is served too), and the 401, 403
-    and 503 answers with their RFC 6750 body (nested in `detail` unless
-    `install_error_handlers(app)` was called), unless the operation declares them.
-    """
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            _describe(app, generate())
-        return app.openapi_schema  # type: ignore[return-value]  # set by generate()
-
-    app.openapi_schema = None
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _describe(app: FastAPI, schema: dict[str, Any]) -> None:
-    """Add the refusals and scopes of each guarded operation to `schema`, in place."""
-    body: dict[str, Any] = {"$ref": "#/components/schemas/TokenError"}
-    if AccessTokenHTTPException not in app.exception_handlers:  # FastAPI's `detail` body
-        body = {"type": "object", "properties": {"detail": body}, "required": ["detail"]}
-    guarded = False
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
-            continue
-        guards = list(dict.fromkeys(_guards(route.dependant)))
-        if not guards:
-            continue
-        guarded = True
-        for method in route.methods or ():
-            _describe_operation(schema["paths"][route.path_format][method.lower()], guards, body)
-    if guarded:
-        schema.setdefault("components", {}).setdefault("schemas", {})["TokenError"] = _TOKEN_ERROR
-
-
-def _guards(dependant: Any) -> Iterator[BearerAuth]:
-    """Yield each `BearerAuth` of a route's dependency tree."""
-    for sub in dependant.dependencies:
-        if isinstance(sub.call, BearerAuth):
-            yield sub.call
-        yield from _guards(sub)
-
-
-def _describe_operation(
-    operation: dict[str, Any], guards: list[BearerAuth], body: dict[str, Any]
-) -> None:
-    security: list[dict[str, list[str]]] = operation.setdefault("security", [])
-    for guard in guards:
-        for requirement in security:
-            scopes = requirement.get(guard.scheme_name)
-            if scopes is not None:
-                scopes.extend(s for s in guard.scopes if s not in scopes)
-    if all(guard.is_optional for guard in guards) and {} not in security:
-        security.append({})
-    responses = operation.setdefault("responses", {})
-    for status, (description, header) in _REFUSALS.items():
-        responses.setdefault(
-            status,
-            {
-                "description": description,
-                "headers": {header: {"schema": {"type": "string"}}},
-                "content": {"application/json": {"schema": body}},
-            },
-        )
