@@ -15,7 +15,8 @@ round, medians over rounds):
   exp/nbf/iss/aud), what any correct verifier must at least do;
 - accesstoken with static keys, with a warm `JWKSEndpoint` (kid lookup, asymmetric
   algorithms only: a shared secret is never published), with `cache_size` (the same token
-  again) and behind a two-issuer `MultiIssuerVerifier` (selection by `iss`);
+  again), behind a two-issuer `MultiIssuerVerifier` (selection by `iss`) and with one
+  event listener subscribed (the plain row has none);
 - PyJWT (`jwt.decode` with a key loaded once; `PyJWKClient` for the kid path), joserfc
   (`jwt.decode` + `JWTClaimsRegistry`; a `KeySet` for the kid path) and Authlib
   (`JsonWebToken.decode` + `validate`; a `KeySet` for the kid path).
@@ -51,6 +52,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from _common import describe_machine, machine, median
 from accesstoken import JWKSEndpoint, KeySource, MultiIssuerVerifier, TokenVerifier
+from accesstoken.events import hub
 from accesstoken.testing import LocalIssuer
 
 warnings.simplefilter("ignore")  # the peers' deprecation notices are not results
@@ -70,6 +72,7 @@ ROWS = (
     "accesstoken kid",
     "accesstoken cache",
     "accesstoken multi",
+    "accesstoken listener",
     "PyJWT",
     "PyJWT kid",
     "joserfc",
@@ -244,6 +247,25 @@ def make_accesstoken_multi(case: Case) -> Verify:
     ).verify
 
 
+def make_accesstoken_listener(case: Case) -> Verify:
+    """One event listener subscribed (doing nothing): what emitting events costs.
+
+    The hub is the process's, so the listener is in place only around this row's calls;
+    the two assignments each way are counted against it, overstating it slightly.
+    """
+    verifier = TokenVerifier(case.issuer.key_source(), issuer=ISSUER, audience=AUDIENCE)
+    listeners = (lambda event: None,)
+
+    def verify(raw: str) -> object:
+        hub.listeners, hub.active = listeners, True
+        try:
+            return verifier.verify(raw)
+        finally:
+            hub.listeners, hub.active = (), False
+
+    return verify
+
+
 def make_accesstoken_cache(case: Case) -> Verify:
     verifier = TokenVerifier(
         case.issuer.key_source(), issuer=ISSUER, audience=AUDIENCE, cache_size=1024
@@ -366,6 +388,7 @@ FACTORIES: dict[str, Callable[[Case], Verify | None]] = {
     "accesstoken kid": make_accesstoken_kid,
     "accesstoken cache": make_accesstoken_cache,
     "accesstoken multi": make_accesstoken_multi,
+    "accesstoken listener": make_accesstoken_listener,
     "PyJWT": make_pyjwt,
     "PyJWT kid": make_pyjwt_kid,
     "joserfc": make_joserfc,

@@ -24,7 +24,7 @@ from ._bearer import authorization_values
 from ._paths import ExcludedPaths
 from ._responses import ErrorResponse
 from ._verifier import Verifier
-from .errors import KeySourceError
+from .errors import AccessTokenError, KeySourceError
 
 __all__ = ["ASGIApp", "AccessTokenMiddleware", "Message", "Receive", "Scope", "Send"]
 
@@ -88,7 +88,15 @@ class AccessTokenMiddleware:
             await _refuse(outcome, scope, receive, send)
             return
         scope.setdefault("state", {})["access_token"] = outcome
-        await self.app(scope, receive, send)
+        try:  # free until something raises: no wrapper around `send` on every request
+            await self.app(scope, receive, send)
+        except AccessTokenError as exc:  # `token.require_roles()` in the app: its refusal
+            if scope["type"] != "http":
+                raise
+            try:
+                await _refuse(self._guard.refuse(exc), scope, receive, send)
+            except Exception:  # the app had started its answer: nothing to replace
+                raise exc from None
 
 
 async def _refuse(refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
