@@ -8,6 +8,7 @@ what the SDK does with what `MCPTokenVerifier` answers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +26,9 @@ from mcp.server.auth.provider import AccessToken as SDKAccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
 
 from accesstoken import (
     KeySourceUnavailable,
@@ -82,7 +86,8 @@ async def running(app_for: Callable[[str], Any]) -> AsyncIterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        server = uvicorn.Server(uvicorn.Config(app_for(base), log_level="warning"))
+        # log_config=None: uvicorn's records reach pytest's caplog like any other.
+        server = uvicorn.Server(uvicorn.Config(app_for(base), log_config=None))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:
             deadline = time.monotonic() + 10
@@ -240,6 +245,55 @@ def test_a_key_source_outage_is_not_a_401(middleware: bool) -> None:
     else:
         # The SDK leaves the exception to Starlette: a 500, at least never a 401.
         assert answer.status_code >= 500
+
+
+def test_the_middleware_answers_only_an_outage_before_the_response(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """503 for a KeySourceError before the response; anything else, or later, propagates."""
+
+    async def down(request: Request) -> Response:
+        raise KeySourceUnavailable()
+
+    async def bug(request: Request) -> Response:
+        raise RuntimeError("a bug is not an outage")
+
+    async def late(request: Request) -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"partial"
+            raise KeySourceUnavailable()
+
+        return StreamingResponse(body())
+
+    routes = [Route("/down", down), Route("/bug", bug), Route("/late", late)]
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response, tuple[int, str]]:
+        app = Starlette(routes=routes)
+        app.add_middleware(KeySourceErrorMiddleware)
+        async with running(lambda _: app) as base, httpx.AsyncClient(base_url=base) as http:
+            down_answer, bug_answer = await http.get("/down"), await http.get("/bug")
+            async with http.stream("GET", "/late") as streamed:
+                try:
+                    text = (await streamed.aread()).decode()
+                except httpx.RemoteProtocolError:
+                    text = "(cut off)"
+            return down_answer, bug_answer, (streamed.status_code, text)
+
+    with caplog.at_level(logging.ERROR, logger="uvicorn.error"):
+        down_answer, bug_answer, (late_status, late_text) = asyncio.run(scenario())
+    raised = [record.exc_info[0] for record in caplog.records if record.exc_info]
+    assert down_answer.status_code == 503
+    assert down_answer.json() == {
+        "error": "temporarily_unavailable",
+        "error_description": KeySourceUnavailable().description,
+    }
+    assert int(down_answer.headers["Retry-After"]) > 0
+    assert "WWW-Authenticate" not in down_answer.headers
+    assert bug_answer.status_code == 500
+    assert late_status == 200  # already sent: the response is cut off, not rewritten
+    assert "temporarily_unavailable" not in late_text
+    # What reached the server: the bug and the late outage, each as itself.
+    assert raised == [RuntimeError, KeySourceUnavailable]
 
 
 # -- The mapping to the SDK's AccessToken ------------------------------------------------
