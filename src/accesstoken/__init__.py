@@ -21,6 +21,7 @@ from ._keys.discovery import OIDCDiscovery
 from ._keys.jwks import JWKSEndpoint
 from ._keys.static import HMACSecret, StaticKeys
 from ._multi import MultiIssuerVerifier
+from ._resource import ProtectedResource
 from ._revocation import RevocationCheck
 from ._router import TokenRouter
 from ._token import AccessToken
@@ -83,6 +84,7 @@ __all__ = [
     "MissingToken",
     "MultiIssuerVerifier",
     "OIDCDiscovery",
+    "ProtectedResource",
     "RequestContext",
     "RevocationCheck",
     "RevocationUnavailable",

@@ -24,7 +24,9 @@ def test_import_accesstoken_imports_no_framework() -> None:
     assert result.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize(("module", "framework"), [("fastapi", "fastapi"), ("flask", "flask")])
+@pytest.mark.parametrize(
+    ("module", "framework"), [("fastapi", "fastapi"), ("flask", "flask"), ("mcp", "mcp")]
+)
 def test_missing_framework_names_the_extra(module: str, framework: str) -> None:
     result = run(f"import sys; sys.modules[{framework!r}] = None; import accesstoken.{module}")
     assert result.returncode == 1
