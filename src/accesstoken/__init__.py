@@ -23,6 +23,7 @@ from ._multi import MultiIssuerVerifier
 from ._revocation import RevocationCheck
 from ._router import TokenRouter
 from ._token import AccessToken
+from ._user import TokenUser
 from ._verifier import TokenVerifier, Verifier
 from .errors import (
     AccessTokenError,
@@ -86,6 +87,7 @@ __all__ = [
     "TokenNotYetValid",
     "TokenRevoked",
     "TokenRouter",
+    "TokenUser",
     "TokenVerifier",
     "UnknownKey",
     "VerificationKey",
