@@ -41,6 +41,7 @@ __all__ = [
     "AccessTokenMiddleware",
     "BearerAuthentication",
     "HasScopes",
+    "TokenRequest",
     "get_verifier",
     "require_token",
 ]
@@ -86,6 +87,12 @@ def _forget_verifier(*, setting: str, **_kwargs: Any) -> None:
 
 
 setting_changed.connect(_forget_verifier)
+
+
+class TokenRequest(HttpRequest):
+    """The request of a view under `@require_token`, as type checkers should see it."""
+
+    access_token: AccessToken
 
 
 def carried(request: HttpRequest) -> Carried:
