@@ -71,3 +71,25 @@ def publish(data: dict[str, Any], report: str, json_path: str | None) -> None:
     if json_path:
         with open(json_path, "w", encoding="utf-8") as out:
             json.dump(data, out, indent=2)
+
+
+def asgi_scope(token: str) -> dict[str, Any]:
+    """Return the ASGI scope of `GET /` with `token` as its bearer token."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"user-agent", b"benchmark"),
+            (b"authorization", f"Bearer {token}".encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }

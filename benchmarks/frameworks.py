@@ -33,7 +33,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from _common import machine, median, publish
+from _common import asgi_scope, machine, median, publish
 from accesstoken import AccessToken, StaticKeys, TokenVerifier
 from accesstoken.testing import LocalIssuer
 
@@ -192,20 +192,7 @@ def starlette_batches() -> dict[str, Batch]:
         middleware = [Middleware(AuthenticationMiddleware, backend=backend)] if backend else []
         return Starlette(routes=[Route("/", hello)], middleware=middleware)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"authorization", AUTHORIZATION.encode())],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
+    scope = asgi_scope(TOKEN)
     loop = asyncio.new_event_loop()
 
     async def receive() -> dict[str, Any]:
@@ -327,16 +314,16 @@ def report(data: dict[str, Any]) -> str:
         f"{'framework':<10} {'bare':>7} {'+ours':>7} {'+pyjwt':>7} {'+stub':>7}"
         f" {'verify':>7} {'in request':>10}  ours ≤ verify + 15 and < pyjwt",
     ]
-    for framework, row in data["frameworks"].items():
-        verify = row["bare_verify_extra_us"]
-        ours = row["ours_extra_us"]
-        met = ours <= verify + 15 and ours < row["pyjwt_extra_us"]
-        lines.append(
-            f"{framework:<10} {row['bare_us']:7.1f} {ours:7.1f} {row['pyjwt_extra_us']:7.1f}"
-            f" {row['stub_extra_us']:7.1f} {row['verify_us']:7.1f} {verify:10.1f}"
-            f"  {'met' if met else 'missed'}"
-        )
+    lines.extend(_row(framework, row) for framework, row in data["frameworks"].items())
     return "\n".join(lines)
+
+
+def _row(framework: str, row: dict[str, float]) -> str:
+    verify, ours = row["bare_verify_extra_us"], row["ours_extra_us"]
+    met = ours <= verify + 15 and ours < row["pyjwt_extra_us"]
+    figures = (row["bare_us"], ours, row["pyjwt_extra_us"], row["stub_extra_us"], row["verify_us"])
+    columns = " ".join(f"{figure:7.1f}" for figure in figures)
+    return f"{framework:<10} {columns} {verify:10.1f}  {'met' if met else 'missed'}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,14 +85,11 @@ def test_no_token_is_starlette_anonymous(verifier: Verifier) -> None:
     assert anonymous.get("/private").status_code == 403  # @requires decides, as in Starlette
 
 
-@pytest.mark.parametrize("value", ["Bearer", "Bearer  abc", "Bearer a b", "Bearer a=b"])
-def test_malformed_header_is_400(verifier: Verifier, value: str) -> None:
-    response = client(verifier).get("/whoami", headers={"Authorization": value})
-    assert_refused(response, 400, "invalid_request")
+MALFORMED = [[("Authorization", v)] for v in ("Bearer", "Bearer  abc", "Bearer a b", "Bearer a=b")]
 
 
-def test_header_sent_twice_is_400(verifier: Verifier, tokens: Tokens) -> None:
-    headers = [("Authorization", f"Bearer {tokens.reader}")] * 2
+@pytest.mark.parametrize("headers", [*MALFORMED, [("Authorization", "Bearer abc")] * 2])
+def test_malformed_or_repeated_header_is_400(verifier: Verifier, headers: Any) -> None:
     assert_refused(client(verifier).get("/whoami", headers=headers), 400, "invalid_request")
 
 
