@@ -1,36 +1,25 @@
 """Bearer tokens for Django views and Django REST framework.
 
-```python
-# settings.py
-ACCESSTOKEN_VERIFIER = "orders.auth.verifier"    # a Verifier, or a callable returning one
-MIDDLEWARE = [..., "accesstoken.django.AccessTokenMiddleware"]
-```
-
 `AccessTokenMiddleware` sets `request.access_token` (None without a token) and refuses a
 present but invalid one; `@require_token(*scopes)` guards one view. Both answer like every
-other adapter: flat JSON RFC 6750 bodies with `WWW-Authenticate` (or `Retry-After`).
-`BearerAuthentication` and `HasScopes` (DRF, imported from here when DRF is installed) live
-in `_drf.py`, so that plain Django needs no DRF.
+other adapter, with the verifier named by `settings.ACCESSTOKEN_VERIFIER` (`_django_conf.py`).
+DRF's `BearerAuthentication` and `HasScopes` live in `_drf.py`, imported from here on first
+use, so that plain Django needs no DRF.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._authenticate import Carried, Guard, Refusal, authenticate, authenticate_async
+from ._django_conf import get_verifier
 from ._token import AccessToken
-from ._verifier import Verifier
 
 try:
     from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-    from django.core.signals import setting_changed
     from django.http import HttpRequest, HttpResponse, JsonResponse
-    from django.utils.module_loading import import_string
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("accesstoken.django needs Django: pip install 'accesstoken[django]'") from exc
 
@@ -47,46 +36,6 @@ __all__ = [
 ]
 
 _View = TypeVar("_View", bound=Callable[..., Any])
-_SETTING = "ACCESSTOKEN_VERIFIER"
-_lock = threading.Lock()
-_verifier: Verifier | None = None
-
-
-def get_verifier() -> Verifier:
-    """Return the verifier named by `settings.ACCESSTOKEN_VERIFIER`, resolved once per process.
-
-    Raises:
-        ImproperlyConfigured: the setting is missing, cannot be imported, or names neither a
-            verifier nor a callable returning one.
-    """
-    global _verifier  # one verifier per process, as the setting says
-    with _lock:
-        if _verifier is None:
-            _verifier = _resolve(getattr(settings, _SETTING, None))
-        return _verifier
-
-
-def _resolve(path: object) -> Verifier:
-    if not isinstance(path, str):
-        raise ImproperlyConfigured(f"{_SETTING} must be the dotted path of a Verifier")
-    try:
-        found = import_string(path)
-    except ImportError as exc:
-        raise ImproperlyConfigured(f"{_SETTING}: cannot import {path!r}: {exc}") from exc
-    if not isinstance(found, Verifier) and callable(found):
-        found = found()
-    if not isinstance(found, Verifier):
-        raise ImproperlyConfigured(f"{_SETTING}: {path!r} is not a Verifier nor returns one")
-    return found
-
-
-def _forget_verifier(*, setting: str, **_kwargs: Any) -> None:
-    global _verifier
-    if setting == _SETTING:  # override_settings() in tests
-        _verifier = None
-
-
-setting_changed.connect(_forget_verifier)
 
 
 class TokenRequest(HttpRequest):
