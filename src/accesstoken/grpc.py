@@ -17,9 +17,9 @@ from __future__ import annotations
 import contextvars
 import inspect
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Mapping
-from typing import Any, Final, NoReturn, cast
+from typing import Any, cast
 
-from ._authenticate import Carried, Guard, Refusal, authenticate, authenticate_async
+from ._authenticate import Guard, Refusal, authenticate, authenticate_async
 from ._token import AccessToken
 from ._verifier import Verifier
 from .errors import AccessTokenError
@@ -27,21 +27,14 @@ from .errors import AccessTokenError
 try:
     import grpc
     import grpc.aio
+
+    from ._grpc_calls import Wrap, abort, carried, each_in, ending, rewrapped
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("accesstoken.grpc needs grpcio: pip install 'accesstoken[grpc]'") from exc
 
 __all__ = ["AccessTokenInterceptor", "AsyncAccessTokenInterceptor", "current_token"]
 
 _token: contextvars.ContextVar[AccessToken] = contextvars.ContextVar("accesstoken_grpc")
-_CODES: Final = {403: grpc.StatusCode.PERMISSION_DENIED, 503: grpc.StatusCode.UNAVAILABLE}
-#: Each kind of method: the handler's attribute and the factory of a handler of that kind.
-_KINDS: Final = {
-    (False, False): ("unary_unary", grpc.unary_unary_rpc_method_handler),
-    (False, True): ("unary_stream", grpc.unary_stream_rpc_method_handler),
-    (True, False): ("stream_unary", grpc.stream_unary_rpc_method_handler),
-    (True, True): ("stream_stream", grpc.stream_stream_rpc_method_handler),
-}
-_Wrap = Callable[[Callable[..., Any], Guard], Callable[..., Any]]
 
 
 def current_token() -> AccessToken:
@@ -69,15 +62,10 @@ class _Interceptor:
         self.exclude = tuple(exclude)
         self._guards = {method: Guard(scopes=tuple(s)) for method, s in (scopes or {}).items()}
 
-    def _guarded(self, handler: Any, method: str, wrap: _Wrap) -> Any:
+    def _guarded(self, handler: Any, method: str, wrap: Wrap) -> Any:
         if handler is None or method.startswith(self.exclude):
             return handler
-        attribute, factory = _KINDS[handler.request_streaming, handler.response_streaming]
-        return factory(
-            wrap(getattr(handler, attribute), self._guards.get(method, Guard())),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return rewrapped(handler, wrap, self._guards.get(method, Guard()))
 
 
 class AccessTokenInterceptor(_Interceptor, grpc.ServerInterceptor):
@@ -95,16 +83,16 @@ class AccessTokenInterceptor(_Interceptor, grpc.ServerInterceptor):
 
     def _wrap(self, behaviour: Callable[..., Any], guard: Guard) -> Callable[..., Any]:
         def guarded(request: Any, context: grpc.ServicerContext) -> Any:
-            outcome = authenticate(self.verifier, guard, _carried(context))
+            outcome = authenticate(self.verifier, guard, carried(context))
             if isinstance(outcome, Refusal):
-                _abort(context, outcome)
+                abort(context, outcome)
             call = contextvars.copy_context()  # the token of this call, for all its responses
             call.run(_token.set, cast(AccessToken, outcome))
             try:
                 result = call.run(behaviour, request, context)
             except AccessTokenError as exc:  # token.require_roles() in the handler
-                _abort(context, guard.refuse(exc))
-            return _each_in(call, result, context) if isinstance(result, Iterator) else result
+                abort(context, guard.refuse(exc))
+            return each_in(call, result, context) if isinstance(result, Iterator) else result
 
         return guarded
 
@@ -120,9 +108,9 @@ class AsyncAccessTokenInterceptor(_Interceptor, grpc.aio.ServerInterceptor):
 
     def _wrap(self, behaviour: Callable[..., Any], guard: Guard) -> Callable[..., Any]:
         async def admit(context: grpc.aio.ServicerContext[Any, Any]) -> None:
-            outcome = await authenticate_async(self.verifier, guard, _carried(context))
+            outcome = await authenticate_async(self.verifier, guard, carried(context))
             if isinstance(outcome, Refusal):
-                await context.abort(*_ending(outcome))
+                await context.abort(*ending(outcome))
             _token.set(cast(AccessToken, outcome))  # each call is a task, with its own context
 
         if inspect.isasyncgenfunction(behaviour):
@@ -133,7 +121,7 @@ class AsyncAccessTokenInterceptor(_Interceptor, grpc.aio.ServerInterceptor):
                     async for response in behaviour(request, context):
                         yield response
                 except AccessTokenError as exc:
-                    await context.abort(*_ending(guard.refuse(exc)))
+                    await context.abort(*ending(guard.refuse(exc)))
 
             return streamed
 
@@ -142,39 +130,6 @@ class AsyncAccessTokenInterceptor(_Interceptor, grpc.aio.ServerInterceptor):
             try:
                 return await behaviour(request, context)
             except AccessTokenError as exc:
-                await context.abort(*_ending(guard.refuse(exc)))
+                await context.abort(*ending(guard.refuse(exc)))
 
         return answered
-
-
-def _carried(context: grpc.ServicerContext | grpc.aio.ServicerContext[Any, Any]) -> Carried:
-    """Return the call's `authorization` metadata values (gRPC has no query string)."""
-    metadata = context.invocation_metadata() or ()
-    return [value for key, value in metadata if key == "authorization"], ""
-
-
-def _ending(refusal: Refusal) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
-    """Return how a refused call ends: its status code, details and trailing metadata."""
-    answer = refusal.response
-    code = _CODES.get(answer.status_code, grpc.StatusCode.UNAUTHENTICATED)
-    challenge = answer.headers.get("WWW-Authenticate")
-    return code, refusal.error.description, (("www-authenticate", challenge),) if challenge else ()
-
-
-def _abort(context: grpc.ServicerContext, refusal: Refusal) -> NoReturn:
-    code, details, trailers = _ending(refusal)
-    context.set_trailing_metadata(trailers)
-    context.abort(code, details)
-
-
-def _each_in(
-    call: contextvars.Context, responses: Iterator[Any], context: grpc.ServicerContext
-) -> Iterator[Any]:
-    """Yield each of `responses`, computed in the context of the call."""
-    while True:
-        try:
-            yield call.run(next, responses)
-        except StopIteration:
-            return
-        except AccessTokenError as exc:
-            _abort(context, Guard().refuse(exc))
