@@ -11,7 +11,10 @@ RS256 token:
 - ours: guarded by the adapter (`@require_token()`, `BearerAuthentication`, `BearerBackend`
   behind Starlette's `AuthenticationMiddleware`, `AccessTokenInterceptor`);
 - pyjwt: the same framework hook written by hand around PyJWT (`jwt.decode` with the key
-  loaded once, issuer, audience and `exp` required): what a service writes without us.
+  loaded once, issuer, audience and `exp` required): what a service writes without us;
+- hook: the same hook accepting every request without a look (what the framework's
+  authentication machinery costs by itself); stub: ours with a verifier that checks
+  nothing (ours minus the signature check).
 
 The request is handed to the framework's own entry point (the view, `APIView.as_view()`,
 the ASGI app with a prepared scope, the interceptor then the handler, as `grpc.server` calls
@@ -121,6 +124,13 @@ def django_batches() -> dict[str, dict[str, Batch]]:
             return HttpResponse(status=401)
         return view(request)
 
+    def hook_view(request: HttpRequest) -> HttpResponse:
+        return view(request)
+
+    class Fixed(BaseAuthentication):  # the hook, checking nothing
+        def authenticate(self, request: Request) -> tuple[Any, Any]:
+            return TokenUser(ACCEPTED), ACCEPTED
+
     class Hand(BaseAuthentication):
         def authenticate(self, request: Request) -> tuple[Any, Any] | None:
             claims = by_hand(request.META.get("HTTP_AUTHORIZATION"))
@@ -149,11 +159,13 @@ def django_batches() -> dict[str, dict[str, Batch]]:
             "bare": batch(view),
             "ours": batch(require_token()(view)),
             "pyjwt": batch(hand_view),
+            "hook": batch(hook_view),
         },
         "drf": {
             "bare": batch(api()),
             "ours": batch(api(BearerAuthentication)),
             "pyjwt": batch(api(Hand)),
+            "hook": batch(api(Fixed)),
         },
     }
 
@@ -176,6 +188,10 @@ def starlette_batches() -> dict[str, Batch]:
     from starlette.routing import Route
 
     from accesstoken.starlette import BearerBackend
+
+    class Fixed(AuthenticationBackend):  # the hook, checking nothing
+        async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, SimpleUser]:
+            return AuthCredentials(["authenticated"]), SimpleUser("alice")
 
     class Hand(AuthenticationBackend):
         async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, SimpleUser]:
@@ -210,7 +226,8 @@ def starlette_batches() -> dict[str, Batch]:
         return lambda n: loop.run_until_complete(many(n))
 
     ours = app(BearerBackend(VERIFIER))  # type: ignore[arg-type]
-    return {"bare": batch(app(None)), "ours": batch(ours), "pyjwt": batch(app(Hand()))}
+    hand, hook = batch(app(Hand())), batch(app(Fixed()))
+    return {"bare": batch(app(None)), "ours": batch(ours), "pyjwt": hand, "hook": hook}
 
 
 # -- gRPC ----------------------------------------------------------------------------------
@@ -231,6 +248,11 @@ def grpc_batches() -> dict[str, Batch]:
 
         def abort(self, code: Any, details: str) -> None:
             raise AssertionError("refused")
+
+    class Fixed(grpc.ServerInterceptor):  # the hook, checking nothing
+        def intercept_service(self, continuation: Any, details: Any) -> Any:
+            handler = continuation(details)
+            return grpc.unary_unary_rpc_method_handler(lambda r, c: handler.unary_unary(r, c))
 
     class Hand(grpc.ServerInterceptor):
         def intercept_service(self, continuation: Any, details: Any) -> Any:
@@ -260,7 +282,12 @@ def grpc_batches() -> dict[str, Batch]:
         return run
 
     ours = AccessTokenInterceptor(VERIFIER)  # type: ignore[arg-type]
-    return {"bare": batch(None), "ours": batch(ours), "pyjwt": batch(Hand())}
+    return {
+        "bare": batch(None),
+        "ours": batch(ours),
+        "pyjwt": batch(Hand()),
+        "hook": batch(Fixed()),
+    }
 
 
 # -- measuring -----------------------------------------------------------------------------
@@ -301,7 +328,7 @@ def measure(batches: dict[str, Batch], rounds: int) -> dict[str, float]:
         finally:
             gc.enable()
     result = {f"{name}_us": median(values) for name, values in timings.items()}
-    for name in ("ours", "pyjwt", "stub", "bare_verify"):
+    for name in ("ours", "pyjwt", "stub", "hook", "bare_verify"):
         pairs = zip(timings[name], timings["bare"], strict=True)
         result[f"{name}_extra_us"] = median([version - bare for version, bare in pairs])
     return result
@@ -310,8 +337,10 @@ def measure(batches: dict[str, Batch], rounds: int) -> dict[str, float]:
 def report(data: dict[str, Any]) -> str:
     lines = [
         "µs per request, medians over rounds; +x = that version minus bare in the same round",
+        "hook: the framework's auth hook checking nothing; stub: ours with a verifier that"
+        " checks nothing",
         "verify: verify() alone, in a loop; in request: bare+verify() minus bare (cold caches)",
-        f"{'framework':<10} {'bare':>7} {'+ours':>7} {'+pyjwt':>7} {'+stub':>7}"
+        f"{'framework':<10} {'bare':>7} {'+ours':>7} {'+pyjwt':>7} {'+hook':>7} {'+stub':>7}"
         f" {'verify':>7} {'in request':>10}  ours ≤ verify + 15 and < pyjwt",
     ]
     lines.extend(_row(framework, row) for framework, row in data["frameworks"].items())
@@ -321,7 +350,8 @@ def report(data: dict[str, Any]) -> str:
 def _row(framework: str, row: dict[str, float]) -> str:
     verify, ours = row["bare_verify_extra_us"], row["ours_extra_us"]
     met = ours <= verify + 15 and ours < row["pyjwt_extra_us"]
-    figures = (row["bare_us"], ours, row["pyjwt_extra_us"], row["stub_extra_us"], row["verify_us"])
+    extras = (row[f"{name}_extra_us"] for name in ("pyjwt", "hook", "stub"))
+    figures = (row["bare_us"], ours, *extras, row["verify_us"])
     columns = " ".join(f"{figure:7.1f}" for figure in figures)
     return f"{framework:<10} {columns} {verify:10.1f}  {'met' if met else 'missed'}"
 
