@@ -14,12 +14,13 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._authenticate import Carried, Guard, Refusal, authenticate, authenticate_async
-from ._django_conf import get_verifier
 from ._token import AccessToken
 
 try:
     from asgiref.sync import iscoroutinefunction, markcoroutinefunction
     from django.http import HttpRequest, HttpResponse, JsonResponse
+
+    from ._django_conf import get_verifier
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("accesstoken.django needs Django: pip install 'accesstoken[django]'") from exc
 
