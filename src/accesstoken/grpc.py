@@ -60,12 +60,18 @@ class _Interceptor:
             raise TypeError('exclude must be a collection of prefixes, such as ("/grpc.health",)')
         self.verifier = verifier
         self.exclude = tuple(exclude)
+        self._handlers: dict[str, tuple[Any, Any]] = {}  # by method: (handler, guarded)
         self._guards = {method: Guard(scopes=tuple(s)) for method, s in (scopes or {}).items()}
 
     def _guarded(self, handler: Any, method: str, wrap: Wrap) -> Any:
         if handler is None or method.startswith(self.exclude):
             return handler
-        return rewrapped(handler, wrap, self._guards.get(method, Guard()))
+        # The server asks for every call; the handler of a method is rebuilt only if it changed.
+        known = self._handlers.get(method)
+        if known is None or known[0] is not handler:
+            guard = self._guards.get(method, Guard())
+            known = self._handlers[method] = (handler, rewrapped(handler, wrap, guard))
+        return known[1]
 
 
 class AccessTokenInterceptor(_Interceptor, grpc.ServerInterceptor):
