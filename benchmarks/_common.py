@@ -116,3 +116,25 @@ def ratio_report(data: dict[str, Any], base: str, label: str) -> str:
     for name, micros in results.items():
         lines.append(f"{name:<26} {micros:>9.1f} {micros / results[base]:>12.2f}x")
     return "\n".join(lines)
+
+
+def asgi_scope(token: str) -> dict[str, Any]:
+    """Return the ASGI scope of `GET /` with `token` as its bearer token."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"user-agent", b"benchmark"),
+            (b"authorization", f"Bearer {token}".encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }

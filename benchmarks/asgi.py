@@ -46,7 +46,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from _common import machine, median, publish
+from _common import asgi_scope, machine, median, publish
 from accesstoken import StaticKeys, TokenVerifier
 from accesstoken.testing import LocalIssuer
 
@@ -228,32 +228,11 @@ def under_uvicorn(
 # -- called directly -----------------------------------------------------------------------
 
 
-def _scope(token: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"127.0.0.1"),
-            (b"user-agent", b"benchmark"),
-            (b"authorization", f"Bearer {token}".encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-
-
 def called_directly(token: str, pem: str, *, rounds: int) -> dict[str, float]:
     """Return the median µs per request of each app called directly, and of verify_async()."""
     apps = {kind: build_app(kind, pem) for kind in APPS}
     verifier = TokenVerifier(StaticKeys.from_pem(pem), issuer=ISSUER, audience=AUDIENCE)
-    template = _scope(token)
+    template = asgi_scope(token)
     statuses: set[int] = set()
 
     async def receive() -> dict[str, Any]:

@@ -25,6 +25,7 @@ from ._resource import ProtectedResource
 from ._revocation import RevocationCheck
 from ._router import TokenRouter
 from ._token import AccessToken
+from ._user import TokenUser
 from ._verifier import TokenVerifier, Verifier
 from .errors import (
     AccessTokenError,
@@ -95,6 +96,7 @@ __all__ = [
     "TokenNotYetValid",
     "TokenRevoked",
     "TokenRouter",
+    "TokenUser",
     "TokenVerifier",
     "UnknownKey",
     "VerificationKey",

@@ -6,6 +6,8 @@ import pytest
 
 from accesstoken import HMACSecret, TokenVerifier
 
+# Before any test module imports DRF, which reads Django's settings as it loads.
+from . import _django  # noqa: F401
 from ._support import AUDIENCE, ISSUER, SECRET, Tokens, UnreachableKeys, mint, tamper
 
 

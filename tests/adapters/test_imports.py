@@ -17,7 +17,8 @@ def run(code: str) -> subprocess.CompletedProcess[str]:
 def test_import_accesstoken_imports_no_framework() -> None:
     result = run(
         "import sys, accesstoken, accesstoken.asgi, accesstoken.forwarding\n"
-        "loaded = {'fastapi', 'flask', 'starlette', 'werkzeug', 'uvicorn'} & set(sys.modules)\n"
+        "frameworks = {'fastapi', 'flask', 'starlette', 'werkzeug', 'uvicorn', 'django', 'grpc'}\n"
+        "loaded = frameworks & set(sys.modules)\n"
         "print(sorted(loaded))"
     )
     assert result.returncode == 0, result.stderr
@@ -25,7 +26,15 @@ def test_import_accesstoken_imports_no_framework() -> None:
 
 
 @pytest.mark.parametrize(
-    ("module", "framework"), [("fastapi", "fastapi"), ("flask", "flask"), ("mcp", "mcp")]
+    ("module", "framework"),
+    [
+        ("fastapi", "fastapi"),
+        ("flask", "flask"),
+        ("django", "django"),
+        ("starlette", "starlette"),
+        ("grpc", "grpc"),
+        ("mcp", "mcp"),
+    ],
 )
 def test_missing_framework_names_the_extra(module: str, framework: str) -> None:
     result = run(f"import sys; sys.modules[{framework!r}] = None; import accesstoken.{module}")
