@@ -372,3 +372,10 @@ def test_head_takes_the_first_line_quietly(
     assert len(result.stdout.splitlines()) == 1
     assert "Traceback" not in result.stderr
     assert "BrokenPipeError" not in result.stderr
+
+
+def test_demo_mcp_runs_its_tour_and_exits_zero() -> None:
+    result = run_process([sys.executable, "-m", "accesstoken", "demo-mcp"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6/6 steps behaved as expected." in result.stdout
+    assert "resource_metadata=" in result.stdout

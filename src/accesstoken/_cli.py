@@ -357,6 +357,11 @@ def _parser() -> argparse.ArgumentParser:
         help="leave the servers up after the tour and print how to call them (Ctrl-C stops)",
     )
 
+    commands.add_parser(
+        "demo-mcp",
+        help="an MCP client refused, told where to get a token, then served (needs [mcp])",
+    )
+
     inspect = commands.add_parser("inspect", help="print a token's header and claims, UNVERIFIED")
     inspect.add_argument("token", help='the token, or "-" to read it from stdin')
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
@@ -416,6 +421,12 @@ def _run(args: argparse.Namespace, stdin: TextIO) -> tuple[int, str]:
         from ._demo import run_demo
 
         return run_demo(sys.stdout, keep_running=args.keep_running), ""
+    if args.command == "demo-mcp":
+        try:
+            from ._demo_mcp import run_mcp_demo
+        except ImportError as exc:  # the extra is missing: say which
+            raise _UsageError(str(exc)) from None
+        return run_mcp_demo(sys.stdout), ""
     out = io.StringIO()
     if args.command == "inspect":
         code = _inspect(args, out, stdin)
