@@ -490,41 +490,24 @@ def request_checks(
     step_up: tuple[str | Collection[str], float | None],
     now: float,
     leeway: float,
-) -> Flow[None] | None:
-    """Return the checks of what a call demands beyond the token, or None when there are none.
+) -> Flow[None]:
+    """Check what a call demands beyond the token: run after the claims hold, before revocation.
 
-    A verifier runs the flow it gets after the claims hold and before revocation: the binding
-    of a sender-constrained token (`check_binding`), then step-up (`check_step_up`). None,
-    the usual case of a bearer token without `acr_values`/`max_age`, costs one test.
+    The binding of a sender-constrained token (`check_binding`), then step-up
+    (`check_step_up`). `TokenVerifier` skips the flow for a bearer token in a plain call.
 
     Args:
         claims: the verified claims (or an introspection answer's).
         raw: what the caller passed, scheme included: the scheme tells DPoP from Bearer.
         token: the token without its scheme (what a proof's `ath` hashes).
         request: what the request carried besides the token.
-        dpop: the verifier's DPoP options, or None.
+        dpop: the verifier's DPoP options, or None. A verifier without them takes the DPoP
+            scheme's prefix off an unbound token like "Bearer ": such a token is a bearer
+            token, and telling the schemes apart for every token would cost a string test.
         step_up: the call's `acr_values` and `max_age`.
         now: the verifier's clock.
         leeway: the verifier's leeway, for `auth_time`.
     """
-    # A verifier without dpop= takes the DPoP scheme's prefix off an unbound token like
-    # "Bearer ": such a token is a bearer token, and telling the schemes apart for every token
-    # would cost the hot path a string test.
-    if dpop is None and "cnf" not in claims and not step_up[0] and step_up[1] is None:
-        return None
-    return _request_flow(claims, raw, token, request, dpop, step_up, now, leeway)
-
-
-def _request_flow(
-    claims: Mapping[str, Any],
-    raw: str | bytes,
-    token: str,
-    request: RequestContext | None,
-    dpop: DPoP | None,
-    step_up: tuple[str | Collection[str], float | None],
-    now: float,
-    leeway: float,
-) -> Flow[None]:
     scheme = split_scheme(raw)[0] if isinstance(raw, str) else split_scheme(bytes(raw))[0]
     if binding_needed(claims, scheme, dpop):
         yield from check_binding(claims, token, scheme, request, dpop, now)

@@ -198,11 +198,13 @@ class IntrospectionVerifier(ObservedVerifier):
         self._cache_ttl = _options.seconds(cache_ttl, "cache_ttl")
         self._negative_cache_ttl = _options.seconds(negative_cache_ttl, "negative_cache_ttl")
         max_cache_entries = _options.count(max_cache_entries, "max_cache_entries", minimum=0)
-        self._max_token_bytes = _options.count(max_token_bytes, "max_token_bytes", minimum=1)
-        _options.check_clock(clock)
-        _options.check_revocation(revocation)
-        if dpop is not None and not isinstance(dpop, DPoP):
-            raise TypeError("dpop must be a DPoP(...)")
+        self._clock, self._required_scopes, self._max_token_bytes = _options.verifier_checks(
+            clock=clock,
+            revocation=revocation,
+            dpop=dpop,
+            required_scopes=required_scopes,
+            max_token_bytes=max_token_bytes,
+        )
         self._dpop = dpop
         if token_type_hint is not None and not isinstance(token_type_hint, str):
             raise TypeError("token_type_hint must be a string or None")
@@ -214,10 +216,6 @@ class IntrospectionVerifier(ObservedVerifier):
             scope_claim=scope_claim,
             roles_claim=roles_claim,
         )
-        self._required_scopes = (
-            _options.names(required_scopes, "required_scopes") if required_scopes else None
-        ) or frozenset()
-        self._clock: Clock = clock if clock is not None else time.time
         self._revocation = revocation
         self._token_type_hint = token_type_hint
         self._cache: TLRUCache[bytes, Answer] | None = None
@@ -280,11 +278,9 @@ class IntrospectionVerifier(ObservedVerifier):
         token = token_from_claims(text, _NO_HEADER, answer.claims, self._policy, now)
         request, acr_values, max_age = context
         leeway = self._policy.leeway
-        checks = request_checks(
+        yield from request_checks(
             token.claims, raw, text, request, self._dpop, (acr_values, max_age), now, leeway
         )
-        if checks is not None:  # a sender-constrained token (cnf), or step-up demanded
-            yield from checks
         if self._revocation is not None and (yield revocation_call(self._revocation, token)):
             raise TokenRevoked()
         return check_scopes(token, demanded)

@@ -8,6 +8,7 @@ value in the form the caller keeps.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Collection
 
 from . import _claims
@@ -20,6 +21,7 @@ __all__ = [
     "count",
     "names",
     "seconds",
+    "verifier_checks",
 ]
 
 
@@ -88,6 +90,34 @@ def check_revocation(revocation: object) -> None:
 
     if revocation is not None and not isinstance(revocation, RevocationCheck):
         raise TypeError("revocation must implement is_revoked() and is_revoked_async()")
+
+
+def verifier_checks(
+    *,
+    clock: Callable[[], float] | None,
+    revocation: object,
+    dpop: object,
+    required_scopes: Collection[str],
+    max_token_bytes: object,
+) -> tuple[Callable[[], float], frozenset[str], int]:
+    """Check the options every verifier takes besides its claim rules.
+
+    Returns:
+        The clock (`time.time` for None), the required scopes as a set, `max_token_bytes`.
+
+    Raises:
+        TypeError, ValueError: as `check_clock()`, `check_revocation()`, `names()` and
+            `count()` say; a `dpop` that is not a `DPoP`.
+    """
+    from ._dpop import DPoP  # here: _dpop itself uses these checks
+
+    check_clock(clock)
+    check_revocation(revocation)
+    if dpop is not None and not isinstance(dpop, DPoP):
+        raise TypeError("dpop must be a DPoP(...)")
+    scopes = (names(required_scopes, "required_scopes") if required_scopes else None) or frozenset()
+    size = count(max_token_bytes, "max_token_bytes", minimum=1)
+    return clock if clock is not None else time.time, scopes, size
 
 
 def claims_policy(

@@ -10,7 +10,6 @@ lock, and no generator to create and finish for every token (see docs/performanc
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Collection
 from heapq import heappop, heappush
 from typing import Final, NamedTuple, Protocol, TypeAlias, runtime_checkable
@@ -112,10 +111,13 @@ class TokenVerifier(ObservedVerifier):
             unknown = allowed - SUPPORTED_ALGORITHMS
             if unknown:
                 raise ValueError(f"unsupported algorithms: {sorted(unknown)}")
-        _options.check_clock(clock)
-        _options.check_revocation(revocation)
-        if dpop is not None and not isinstance(dpop, DPoP):
-            raise TypeError("dpop must be a DPoP(...)")
+        self._clock, self._required_scopes, self._max_token_bytes = _options.verifier_checks(
+            clock=clock,
+            revocation=revocation,
+            dpop=dpop,
+            required_scopes=required_scopes,
+            max_token_bytes=max_token_bytes,
+        )
         policy = _options.claims_policy(
             issuer=issuer,
             audience=audience,
@@ -129,11 +131,6 @@ class TokenVerifier(ObservedVerifier):
         self._keys = keys
         self._algorithms = allowed if allowed is not None else SUPPORTED_ALGORITHMS
         self._policy = policy
-        self._required_scopes = (
-            _options.names(required_scopes, "required_scopes") if required_scopes else None
-        ) or frozenset()
-        self._max_token_bytes = _options.count(max_token_bytes, "max_token_bytes", minimum=1)
-        self._clock: Clock = clock if clock is not None else time.time
         self._revocation = revocation
         self._dpop = dpop
         self._headers: dict[bytes, Header] = {}
@@ -184,8 +181,10 @@ class TokenVerifier(ObservedVerifier):
 
         Run on every call, cache hits included: a DPoP proof belongs to one request.
         """
+        # Speed trick: a bearer token in a plain call, the usual case, skips the flow (and
+        # the generator it would create) after one test.
         if context is NO_CONTEXT and self._dpop is None and "cnf" not in token.claims:
-            return None  # a bearer token and a plain call: the usual case, one test
+            return None
         request, acr_values, max_age = context
         step_up = (acr_values, max_age)
         now, leeway = self._clock(), self._policy.leeway

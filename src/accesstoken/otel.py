@@ -48,6 +48,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 __all__ = ["instrument"]
 
+#: The counters: name (after "accesstoken."), unit, description.
+_COUNTERS = (
+    ("tokens", "{token}", "Tokens verified, by outcome."),
+    ("key_fetches", "{fetch}", "JWK Set and discovery document fetches, by outcome."),
+    ("stale_keys_served", "{verification}", "Expired key sets served after a failed refresh."),
+    ("introspection.calls", "{call}", "Introspection calls, by outcome."),
+)
 _ACCEPTED = {"outcome": "accepted"}
 _OK = {"outcome": "ok"}
 _FAILED = {"outcome": "failed"}
@@ -68,28 +75,16 @@ def instrument(meter_provider: metrics.MeterProvider | None = None) -> Subscript
             (`opentelemetry.metrics.set_meter_provider`).
     """
     meter = metrics.get_meter("accesstoken", _version(), meter_provider)
-    tokens = meter.create_counter(
-        "accesstoken.tokens", unit="{token}", description="Tokens verified, by outcome."
-    )
+    counters = {
+        name: meter.create_counter(f"accesstoken.{name}", unit=unit, description=description)
+        for name, unit, description in _COUNTERS
+    }
+    tokens, fetches = counters["tokens"], counters["key_fetches"]
+    stale, introspections = counters["stale_keys_served"], counters["introspection.calls"]
     duration = meter.create_histogram(
         "accesstoken.verification.duration",
         unit="s",
         description="How long a verification took, by outcome.",
-    )
-    fetches = meter.create_counter(
-        "accesstoken.key_fetches",
-        unit="{fetch}",
-        description="JWK Set and discovery document fetches, by outcome.",
-    )
-    stale = meter.create_counter(
-        "accesstoken.stale_keys_served",
-        unit="{verification}",
-        description="Times an expired key set was served because its refresh failed.",
-    )
-    introspections = meter.create_counter(
-        "accesstoken.introspection.calls",
-        unit="{call}",
-        description="Introspection calls, by outcome.",
     )
 
     def record(event: Event) -> None:

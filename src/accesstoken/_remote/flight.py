@@ -26,8 +26,8 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable, Sized
-from types import TracebackType
+from collections.abc import Callable, Hashable, Iterator, Sized
+from contextlib import contextmanager
 from typing import Final, Generic, TypeVar
 
 from ..errors import KeySourceUnavailable
@@ -329,8 +329,9 @@ class RemoteDocument(Generic[T]):
             self._fresh = (result[0], self._cache.fresh_until)
 
 
-class observed_fetch:
-    """Logs and emits the outcome of fetching a key set or a discovery document.
+@contextmanager
+def observed_fetch(source: object, url: str) -> Iterator[Callable[[S], S]]:
+    """Log and emit the outcome of fetching a key set or a discovery document.
 
     ```python
     with observed_fetch(source, url) as fetched:
@@ -339,32 +340,21 @@ class observed_fetch:
     On success: INFO with the URL and key count, and `KeysFetched`. On a
     `KeySourceUnavailable`: `KeysFetchFailed` with its fixed description.
     """
+    started = time.monotonic()
+    counted: list[int] = []
 
-    __slots__ = ("_keys", "_source", "_started", "_url")
-
-    def __init__(self, source: object, url: str) -> None:
-        self._source = source
-        self._url = url
-        self._keys: int | None = None
-        self._started = time.monotonic()
-
-    def __enter__(self) -> Callable[[S], S]:
-        return self._fetched
-
-    def _fetched(self, value: S) -> S:
-        self._keys = len(value) if value is not None else 0
+    def fetched(value: S) -> S:
+        counted.append(len(value) if value is not None else 0)
         return value
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        duration = time.monotonic() - self._started
-        if exc is None and self._keys is not None:
-            _log.info("fetched %s: %d keys", self._url, self._keys)
-            if hub.active:
-                hub.emit(KeysFetched(self._source, self._url, self._keys, duration))
-        elif isinstance(exc, KeySourceUnavailable) and hub.active:
-            hub.emit(KeysFetchFailed(self._source, self._url, exc.description, duration))
+    try:
+        yield fetched
+    except KeySourceUnavailable as exc:
+        if hub.active:
+            duration = time.monotonic() - started
+            hub.emit(KeysFetchFailed(source, url, exc.description, duration))
+        raise
+    if counted:
+        _log.info("fetched %s: %d keys", url, counted[0])
+        if hub.active:
+            hub.emit(KeysFetched(source, url, counted[0], time.monotonic() - started))
