@@ -122,7 +122,10 @@ class AccessTokenMiddleware:
         extensions = scope.get("extensions")
         certificate = _certificate(extensions) if extensions and "tls" in extensions else None
         carried = (authorization, scope.get("query_string", b""))
-        if needs_request(guard, authorization, dpop, certificate):
+        # Without DPoP options `dpop` is None: a plain bearer request calls nothing more.
+        if (dpop is not None or certificate is not None) and needs_request(
+            guard, authorization, dpop, certificate
+        ):
             request = _request_context(guard, scope, dpop, certificate)
             outcome = await authenticate_async(self.verifier, guard, carried, (), request)
         else:
