@@ -22,14 +22,12 @@ streaming responses and websockets are untouched once the token is accepted.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
 from typing import Any, Final, TypeAlias
-from urllib.parse import quote
 
+from ._asgi_request import authorization_and_dpop, certificate_of, request_context
 from ._authenticate import Guard, Refusal, authenticate_async, dpop_options, needs_request
-from ._bearer import authorization_values, join_dpop
-from ._certificates import pem_to_der
-from ._dpop import RequestContext
+from ._bearer import authorization_values
 from ._paths import ExcludedPaths
 from ._resource import ProtectedResource
 from ._responses import ErrorResponse
@@ -118,15 +116,15 @@ class AccessTokenMiddleware:
         if guard.dpop is None:
             authorization, dpop = authorization_values(scope["headers"]), None
         else:
-            authorization, dpop = _authorization_and_dpop(scope["headers"])
+            authorization, dpop = authorization_and_dpop(scope["headers"])
         extensions = scope.get("extensions")
-        certificate = _certificate(extensions) if extensions and "tls" in extensions else None
+        certificate = certificate_of(extensions) if extensions and "tls" in extensions else None
         carried = (authorization, scope.get("query_string", b""))
         # Without DPoP options `dpop` is None: a plain bearer request calls nothing more.
         if (dpop is not None or certificate is not None) and needs_request(
             guard, authorization, dpop, certificate
         ):
-            request = _request_context(guard, scope, dpop, certificate)
+            request = request_context(guard, scope, dpop, certificate)
             outcome = await authenticate_async(self.verifier, guard, carried, (), request)
         else:
             outcome = await authenticate_async(self.verifier, guard, carried)
@@ -143,49 +141,6 @@ class AccessTokenMiddleware:
                 await _refuse(self._guard.refuse(exc), scope, receive, send)
             except Exception:  # the app had started its answer: nothing to replace
                 raise exc from None
-
-
-def _authorization_and_dpop(
-    headers: Iterable[tuple[bytes, bytes]],
-) -> tuple[list[bytes], list[bytes]]:
-    """Return every `Authorization` value and every `DPoP` value, in order, in one pass."""
-    authorization, dpop = [], []
-    for name, value in headers:
-        size = len(name)
-        if size == 13 and name.lower() == b"authorization":
-            authorization.append(value)
-        elif size == 4 and name.lower() == b"dpop":
-            dpop.append(value)
-    return authorization, dpop
-
-
-def _certificate(extensions: Mapping[str, Any]) -> bytes | None:
-    """Return the client certificate of the ASGI TLS extension, in DER; None without one."""
-    chain = (extensions.get("tls") or {}).get("client_cert_chain") or ()
-    return pem_to_der(chain[0]) if chain else None
-
-
-def _request_context(
-    guard: Guard, scope: Scope, dpop: list[bytes] | None, certificate: bytes | None
-) -> RequestContext:
-    """Return what the verifier checks a bound token against: method, URL, proof, certificate.
-
-    The URL is built from the raw path and query the client sent, never the decoded path.
-    """
-    host = None
-    for name, value in scope["headers"]:
-        if name.lower() == b"host":
-            host = value.decode("latin-1")
-            break
-    if host is None and scope.get("server"):
-        server_host, port = scope["server"]
-        host = server_host if port is None else f"{server_host}:{port}"
-    raw_path = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
-    scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"), scope.get("scheme"))
-    url = guard.url(scheme or "http", host, path, scope.get("query_string", b"").decode("latin-1"))
-    method = scope.get("method", "GET")
-    return RequestContext(method, url, join_dpop(dpop or ()), certificate)
 
 
 def _metadata_answer(
