@@ -35,7 +35,7 @@ works.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, TypeAlias
 
 from ._bearer import is_dpop_scheme, query_has_token, token_from_headers
@@ -91,6 +91,11 @@ class Guard:
     """The origin clients address ("https://api.example.com"), behind a proxy."""
     dpop: DPoP | None = None
     """The verifier's DPoP options: with them the `DPoP` scheme is accepted and challenged."""
+    step_up: bool = field(init=False, repr=False, compare=False)
+    """Whether `acr_values` or `max_age` is set: one test on the path of every request."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "step_up", bool(self.acr_values) or self.max_age is not None)
 
     def demanding(
         self,
@@ -188,7 +193,7 @@ def authenticate(
         if raw is None:
             return None
         demanded = _demanded(guard, scopes)
-        if request is None and not guard.acr_values and guard.max_age is None:
+        if request is None and not guard.step_up:
             return _granted(verifier.verify(raw, demanded), guard)
         keywords = _keywords(guard, request)
         return _granted(verifier.verify(raw, demanded, **keywords), guard)
@@ -209,7 +214,7 @@ async def authenticate_async(
         if raw is None:
             return None
         demanded = _demanded(guard, scopes)
-        if request is None and not guard.acr_values and guard.max_age is None:
+        if request is None and not guard.step_up:
             return _granted(await verifier.verify_async(raw, demanded), guard)
         keywords = _keywords(guard, request)
         return _granted(await verifier.verify_async(raw, demanded, **keywords), guard)
@@ -233,11 +238,10 @@ def _raw_token(carried: Carried, guard: Guard) -> str | None:
     """Return the request's bearer token; None when it has none and the guard allows that."""
     authorization, query = carried
     try:
-        return token_from_headers(
-            authorization,
-            query_token=bool(query) and query_has_token(query),
-            dpop=guard.dpop is not None,
-        )
+        query_token = bool(query) and query_has_token(query)
+        if guard.dpop is None:
+            return token_from_headers(authorization, query_token=query_token)
+        return token_from_headers(authorization, query_token=query_token, dpop=True)
     except MissingToken:
         if guard.optional:
             return None

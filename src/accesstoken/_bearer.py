@@ -142,11 +142,11 @@ def token_from_headers(
     # Parsed as bytes, as ASGI hands them over: the token is decoded once, after it is known
     # to be ASCII.
     scheme, token = split_scheme(value)
-    if scheme == DPOP and dpop:
-        if not _is_b64token(token):
-            raise InvalidRequest('The Authorization header must be "DPoP" and one token.')
-        return "DPoP " + token.decode("ascii")
     if scheme != BEARER:
+        if scheme == DPOP and dpop:  # here, not before: Bearer pays nothing for it
+            if not _is_b64token(token):
+                raise InvalidRequest('The Authorization header must be "DPoP" and one token.')
+            return "DPoP " + token.decode("ascii")
         if _AUTH_SCHEME.fullmatch(value.partition(b" ")[0]):
             raise MissingToken()  # another scheme's credentials: no bearer token was offered
         raise InvalidRequest("The Authorization header is malformed.")
