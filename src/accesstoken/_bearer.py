@@ -29,7 +29,9 @@ __all__ = [
     "DPOP",
     "LONGEST_PREFIX",
     "authorization_values",
+    "is_dpop_scheme",
     "is_token68",
+    "join_dpop",
     "query_has_token",
     "split_scheme",
     "token_from_headers",
@@ -103,16 +105,25 @@ def authorization_values(headers: Iterable[tuple[bytes, bytes]]) -> list[bytes]:
     return values
 
 
-def token_from_headers(values: Sequence[str | bytes], *, query_token: bool = False) -> str:
+def token_from_headers(
+    values: Sequence[str | bytes], *, query_token: bool = False, dpop: bool = False
+) -> str:
     """Return the raw token of a request's `Authorization` header values.
+
+    A `Bearer` token is returned alone; with `dpop`, a `DPoP` token is accepted too and
+    returned with its scheme (`"DPoP <token>"`), so that the verifier, which reads the
+    scheme, refuses a DPoP-bound token sent as `Bearer` and checks the proof of one sent
+    as `DPoP`.
 
     Args:
         values: every `Authorization` header of the request, in order (a header sent twice
             gives two values); bytes (as ASGI gives them) are read as latin-1.
         query_token: whether the request also carries an `access_token` query parameter.
+        dpop: accept the `DPoP` scheme (RFC 9449 §7.1): the verifier has DPoP options.
 
     Raises:
-        MissingToken: no `Authorization` header, or one for another scheme (say, Basic).
+        MissingToken: no `Authorization` header, or one for another scheme (say, Basic, or
+            DPoP without `dpop`).
         InvalidRequest: the header is sent twice, is malformed, or a token is also in the
             query string (RFC 6750 §2: one method per request).
     """
@@ -131,13 +142,35 @@ def token_from_headers(values: Sequence[str | bytes], *, query_token: bool = Fal
     # Parsed as bytes, as ASGI hands them over: the token is decoded once, after it is known
     # to be ASCII.
     scheme, token = split_scheme(value)
-    if scheme != BEARER:  # the DPoP scheme is the verifier's to take, with its proof
+    if scheme != BEARER:
+        if scheme == DPOP and dpop:  # here, not before: Bearer pays nothing for it
+            if not _is_b64token(token):
+                raise InvalidRequest('The Authorization header must be "DPoP" and one token.')
+            return "DPoP " + token.decode("ascii")
         if _AUTH_SCHEME.fullmatch(value.partition(b" ")[0]):
             raise MissingToken()  # another scheme's credentials: no bearer token was offered
         raise InvalidRequest("The Authorization header is malformed.")
     if not _is_b64token(token):
         raise InvalidRequest('The Authorization header must be "Bearer" and one token.')
     return token.decode("ascii")
+
+
+def is_dpop_scheme(value: str | bytes) -> bool:
+    """Return whether an `Authorization` value opens with the `DPoP` scheme."""
+    if isinstance(value, bytes):
+        return split_scheme(value)[0] == DPOP
+    return split_scheme(value)[0] == DPOP
+
+
+def join_dpop(values: Sequence[str | bytes]) -> str | None:
+    """Return a request's `DPoP` header lines as one value, None when it sent none.
+
+    Several lines are joined with ", " (RFC 9110 §5.3), which the verifier refuses as more
+    than one proof rather than picking one of them.
+    """
+    if not values:
+        return None
+    return ", ".join(v.decode("latin-1") if isinstance(v, bytes) else v for v in values)
 
 
 def query_has_token(query_string: str | bytes) -> bool:

@@ -7,6 +7,12 @@ app = AccessTokenMiddleware(app, verifier, exclude=("/health",))
 # in a Starlette endpoint: request.state.access_token
 ```
 
+With `resource=ProtectedResource(...)` it answers `GET resource.metadata_path` itself, without
+authentication (RFC 9728 §3), and names the document in every 401 and 403 challenge. With a
+verifier that has `dpop=`, it accepts the `DPoP` scheme and hands the verifier the method,
+the URL (from `public_url` behind a proxy), the `DPoP` header and the client certificate of
+the ASGI TLS extension, when there is one of these to check.
+
 Pure ASGI in the shape of Starlette's `AuthenticationMiddleware`: it passes lifespan and
 unknown scope types through, writes the verified token into `scope["state"]` (which
 Starlette's `request.state` wraps) and awaits the application. It never buffers a body, so
@@ -19,9 +25,11 @@ import json
 from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
 from typing import Any, Final, TypeAlias
 
-from ._authenticate import Guard, Refusal, authenticate_async
+from ._asgi_request import authorization_and_dpop, certificate_of, request_context
+from ._authenticate import Guard, Refusal, authenticate_async, dpop_options, needs_request
 from ._bearer import authorization_values
 from ._paths import ExcludedPaths
+from ._resource import ProtectedResource
 from ._responses import ErrorResponse
 from ._verifier import Verifier
 from .errors import AccessTokenError, KeySourceError
@@ -57,6 +65,12 @@ class AccessTokenMiddleware:
         scopes: scopes every request must carry (403 `insufficient_scope` otherwise).
         roles: roles every request must carry (403 otherwise).
         realm: the `realm` of the `WWW-Authenticate` challenge, if any.
+        public_url: the origin clients address ("https://api.example.com") when a proxy
+            stands in front: a DPoP proof's `htu` is checked against it, not the `Host`.
+        resource: the RFC 9728 metadata, served at its `metadata_path` and named in
+            every 401 and 403 challenge.
+        acr_values: authentication context classes every token's `acr` must be one of.
+        max_age: the oldest `auth_time` accepted, in seconds (RFC 9470).
     """
 
     def __init__(
@@ -69,21 +83,51 @@ class AccessTokenMiddleware:
         scopes: Collection[str] = (),
         roles: Collection[str] = (),
         realm: str | None = None,
+        public_url: str | None = None,
+        resource: ProtectedResource | None = None,
+        acr_values: str | Collection[str] = (),
+        max_age: float | None = None,
     ) -> None:
         self.app = app
         self.verifier = verifier
         self._excluded = ExcludedPaths(exclude)
         self.exclude = self._excluded.paths
-        self._guard = Guard(optional=optional, realm=realm).demanding(scopes, roles)
+        guard = Guard(
+            optional=optional,
+            realm=realm,
+            resource=resource,
+            public_url=public_url,
+            dpop=dpop_options(verifier),
+        )
+        self._guard = guard.demanding(scopes, roles, acr_values=acr_values, max_age=max_age)
+        self._metadata = None if resource is None else _metadata_answer(resource)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the connection's token, then hand it to the application or refuse it."""
         if scope["type"] not in ("http", "websocket") or self._excluded.match(scope):
             await self.app(scope, receive, send)
             return
+        metadata = self._metadata
+        if metadata is not None and scope["path"] == metadata[0] and scope.get("method") == "GET":
+            await metadata[1](send)  # the document is public (RFC 9728 §3)
+            return
+        guard = self._guard
         # The raw ASGI headers: no framework `Headers` object per request.
-        carried = (authorization_values(scope["headers"]), scope.get("query_string", b""))
-        outcome = await authenticate_async(self.verifier, self._guard, carried)
+        if guard.dpop is None:
+            authorization, dpop = authorization_values(scope["headers"]), None
+        else:
+            authorization, dpop = authorization_and_dpop(scope["headers"])
+        extensions = scope.get("extensions")
+        certificate = certificate_of(extensions) if extensions and "tls" in extensions else None
+        carried = (authorization, scope.get("query_string", b""))
+        # Without DPoP options `dpop` is None: a plain bearer request calls nothing more.
+        if (dpop is not None or certificate is not None) and needs_request(
+            guard, authorization, dpop, certificate
+        ):
+            request = request_context(guard, scope, dpop, certificate)
+            outcome = await authenticate_async(self.verifier, guard, carried, (), request)
+        else:
+            outcome = await authenticate_async(self.verifier, guard, carried)
         if isinstance(outcome, Refusal):
             await _refuse(outcome, scope, receive, send)
             return
@@ -97,6 +141,27 @@ class AccessTokenMiddleware:
                 await _refuse(self._guard.refuse(exc), scope, receive, send)
             except Exception:  # the app had started its answer: nothing to replace
                 raise exc from None
+
+
+def _metadata_answer(
+    resource: ProtectedResource,
+) -> tuple[str, Callable[[Send], Awaitable[None]]]:
+    """Return the metadata path and a function answering it with the document (RFC 9728 §3.2)."""
+    body = json.dumps(resource.metadata()).encode()
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+
+    async def answer(send: Send) -> None:
+        await send(dict(start))
+        await send({"type": "http.response.body", "body": body})
+
+    return resource.metadata_path, answer
 
 
 async def _refuse(refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:

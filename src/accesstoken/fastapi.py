@@ -16,8 +16,10 @@ from contextlib import contextmanager
 from functools import cached_property
 from operator import attrgetter
 
-from ._authenticate import Guard, Refusal, authenticate_async
+from ._asgi_request import authorization_and_dpop, certificate_of, request_context
+from ._authenticate import Guard, Refusal, authenticate_async, dpop_options, needs_request
 from ._bearer import authorization_values
+from ._resource import ProtectedResource
 from ._responses import ErrorResponse
 from ._token import AccessToken
 from ._verifier import Verifier
@@ -84,6 +86,14 @@ class BearerAuth(SecurityBase):
         realm: the `realm` of the `WWW-Authenticate` challenge, if any.
         oauth2: declare these OAuth 2.0 flows in OpenAPI instead of an HTTP bearer scheme;
             Swagger UI's Authorize button then gets tokens from the identity provider.
+        public_url: the origin clients address ("https://api.example.com") when a proxy
+            stands in front: a DPoP proof's `htu` is checked against it, not the `Host`.
+        resource: the RFC 9728 metadata, named in every 401 and 403 challenge; serve the
+            document with `install_error_handlers(app, resource=resource)`.
+
+    With a verifier that has `dpop=` (read when this is built), the `DPoP` scheme is
+    accepted and the verifier is handed the method, URL, `DPoP` header and the client
+    certificate of the ASGI TLS extension.
     """
 
     scopes = property(attrgetter("_guard.scopes"), doc="The scopes always demanded.")
@@ -103,10 +113,18 @@ class BearerAuth(SecurityBase):
         bearer_format: str | None = "JWT",
         realm: str | None = None,
         oauth2: OAuth2Flows | None = None,
+        public_url: str | None = None,
+        resource: ProtectedResource | None = None,
     ) -> None:
         self._root = self  # `optional` and `require()` read the verifier of the one made here
         self._verifier = verifier
-        self._guard = Guard(optional=optional, realm=realm).demanding(scopes, roles)
+        self._guard = Guard(
+            optional=optional,
+            realm=realm,
+            resource=resource,
+            public_url=public_url,
+            dpop=dpop_options(verifier),
+        ).demanding(scopes, roles)
         self.description = description
         self.bearer_format = bearer_format
         self.oauth2 = oauth2
@@ -149,9 +167,22 @@ class BearerAuth(SecurityBase):
         handlers = scope.get(_HANDLERS)
         if handlers is not None and AccessTokenError not in handlers[0]:
             handlers[0][AccessTokenError] = self._in_endpoint
-        carried = (authorization_values(scope["headers"]), scope.get("query_string", b""))
+        guard = self._guard
+        if guard.dpop is None:
+            authorization, dpop = authorization_values(scope["headers"]), None
+        else:
+            authorization, dpop = authorization_and_dpop(scope["headers"])
+        extensions = scope.get("extensions")
+        certificate = certificate_of(extensions) if extensions and "tls" in extensions else None
+        carried = (authorization, scope.get("query_string", b""))
         verifier = self._root._verifier
-        outcome = await authenticate_async(verifier, self._guard, carried, scopes.scopes)
+        if (dpop is not None or certificate is not None) and needs_request(
+            guard, authorization, dpop, certificate
+        ):
+            context = request_context(guard, scope, dpop, certificate)
+            outcome = await authenticate_async(verifier, guard, carried, scopes.scopes, context)
+        else:
+            outcome = await authenticate_async(verifier, guard, carried, scopes.scopes)
         if isinstance(outcome, Refusal):
             raise AccessTokenHTTPException(outcome.error, response=outcome.response) from None
         return outcome
@@ -159,16 +190,30 @@ class BearerAuth(SecurityBase):
     async def _in_endpoint(self, request: Request, exc: Exception) -> Response:
         """Answer an `AccessTokenError` raised in an endpoint as FastAPI answers a refusal."""
         assert isinstance(exc, AccessTokenError)  # the type this handler is registered for
-        return await http_exception_handler(request, AccessTokenHTTPException(exc, self.realm))
+        response = self._guard.refuse(exc).response
+        return await http_exception_handler(
+            request, AccessTokenHTTPException(exc, response=response)
+        )
 
     @cached_property
     def optional(self) -> BearerAuth:
         """The same dependency, returning None for a request without a token."""
         return self._with(self._guard.demanding(optional=True))
 
-    def require(self, *scopes: str, roles: Collection[str] = ()) -> BearerAuth:
-        """Return a dependency that also demands `scopes` (and `roles`), for `Depends()`."""
-        return self._with(self._guard.demanding(scopes, roles))
+    def require(
+        self,
+        *scopes: str,
+        roles: Collection[str] = (),
+        acr_values: str | Collection[str] = (),
+        max_age: float | None = None,
+    ) -> BearerAuth:
+        """Return a dependency that also demands `scopes` (and `roles`), for `Depends()`.
+
+        `acr_values` and `max_age` demand a recent or strong enough sign-in (RFC 9470):
+        otherwise 401 `insufficient_user_authentication`, with a challenge saying which.
+        """
+        guard = self._guard.demanding(scopes, roles, acr_values=acr_values, max_age=max_age)
+        return self._with(guard)
 
     def _with(self, guard: Guard) -> BearerAuth:
         derived = copy.copy(self)
@@ -177,8 +222,14 @@ class BearerAuth(SecurityBase):
         return derived
 
 
-def install_error_handlers(app: FastAPI, *, realm: str | None = None) -> None:
+def install_error_handlers(
+    app: FastAPI, *, realm: str | None = None, resource: ProtectedResource | None = None
+) -> None:
     """Make `app` answer token errors with the flat `{"error", "error_description"}` body.
+
+    With `resource`, `app` also answers `GET resource.metadata_path` with the RFC 9728
+    document, without authentication, and errors raised in endpoints name it in their
+    challenge.
 
     Also renders an `AccessTokenError` raised in an endpoint (say, by
     `token.require_roles("admin")`) with that body; without it, `BearerAuth` answers one
@@ -187,11 +238,22 @@ def install_error_handlers(app: FastAPI, *, realm: str | None = None) -> None:
     `realm` is the `realm` of `WWW-Authenticate` for errors raised in endpoints.
     """
 
+    guard = Guard(realm=realm, resource=resource)
+
     async def flat(_request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, AccessTokenError):  # raised in an endpoint
-            exc = AccessTokenHTTPException(exc, realm)
+            exc = AccessTokenHTTPException(exc, response=guard.refuse(exc).response)
         assert isinstance(exc, AccessTokenHTTPException)  # the only other type registered
         return JSONResponse(exc.detail, exc.status_code, exc.headers)
 
     app.add_exception_handler(AccessTokenHTTPException, flat)
     app.add_exception_handler(AccessTokenError, flat)
+    if resource is not None:
+        document = resource.metadata()
+
+        async def metadata() -> JSONResponse:
+            return JSONResponse(document)
+
+        app.add_api_route(
+            resource.metadata_path, metadata, methods=["GET"], include_in_schema=False
+        )

@@ -13,6 +13,11 @@ A sync view is checked with `verify()`, an `async def` view with `verify_async()
 are JSON `{"error", "error_description"}` with the `WWW-Authenticate` (or `Retry-After`)
 header, rendered by the decorator itself, so they work with or without `init_app`: so is an
 `AccessTokenError` the view raises (`current_token.require_roles("admin")`).
+
+With a verifier that has `dpop=`, the `DPoP` scheme is accepted and the verifier is handed
+the method, the URL (the raw request URI, behind `public_url` when given), the `DPoP`
+header and the client certificate of WSGI's `SSL_CLIENT_CERT`. With `resource=`,
+`init_app` serves the RFC 9728 document and every 401 and 403 challenge names it.
 """
 
 from __future__ import annotations
@@ -21,15 +26,29 @@ import functools
 import inspect
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
-from ._authenticate import Carried, Guard, Refusal, authenticate, authenticate_async
+from ._authenticate import (
+    Carried,
+    Guard,
+    Refusal,
+    authenticate,
+    authenticate_async,
+    dpop_options,
+    needs_request,
+)
+from ._bearer import join_dpop
+from ._certificates import pem_to_der
+from ._dpop import RequestContext
+from ._resource import ProtectedResource
 from ._token import AccessToken
 from ._verifier import Verifier
 from .errors import AccessTokenError
 
 try:
-    from flask import Flask, Response, current_app, g, make_response, request
+    from flask import Flask, Response, current_app, g, jsonify, make_response, request
     from werkzeug.local import LocalProxy
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("accesstoken.flask needs Flask: pip install 'accesstoken[flask]'") from exc
@@ -40,6 +59,7 @@ _View = TypeVar("_View", bound=Callable[..., Any])
 _EXTENSION = "accesstoken"
 _G_NAME = "_accesstoken_token"
 _UNSET = object()
+_METADATA_ENDPOINT = "accesstoken_resource_metadata"
 
 
 def get_current_token() -> AccessToken | None:
@@ -65,11 +85,24 @@ class FlaskAuth:
     Args:
         verifier: the verifier for every app; or None, and give one per app to `init_app()`.
         realm: the `realm` of the `WWW-Authenticate` challenge, if any.
+        public_url: the origin clients address ("https://api.example.com") when a proxy
+            stands in front: a DPoP proof's `htu` is checked against it, not the `Host`.
+        resource: the RFC 9728 metadata, served by `init_app` at its `metadata_path` and
+            named in every 401 and 403 challenge.
     """
 
-    def __init__(self, verifier: Verifier | None = None, *, realm: str | None = None) -> None:
+    def __init__(
+        self,
+        verifier: Verifier | None = None,
+        *,
+        realm: str | None = None,
+        public_url: str | None = None,
+        resource: ProtectedResource | None = None,
+    ) -> None:
         self.verifier = verifier
         self.realm = realm
+        self.public_url = public_url
+        self.resource = resource
         self._override: Verifier | None = None
 
     @contextmanager
@@ -97,27 +130,48 @@ class FlaskAuth:
         if verifier is None:
             raise ValueError("FlaskAuth needs a verifier: FlaskAuth(verifier) or init_app(app, v)")
         app.extensions.setdefault(_EXTENSION, {})[self] = verifier
-        app.register_error_handler(
-            AccessTokenError, lambda exc: _render(Guard(realm=self.realm).refuse(exc))
-        )
+        guard = Guard(realm=self.realm, resource=self.resource)
+        app.register_error_handler(AccessTokenError, lambda exc: _render(guard.refuse(exc)))
+        resource = self.resource
+        if resource is not None and _METADATA_ENDPOINT not in app.view_functions:
+            document = resource.metadata()
+            app.add_url_rule(
+                resource.metadata_path,
+                _METADATA_ENDPOINT,
+                lambda: jsonify(document),
+                methods=["GET"],
+            )
 
     def require(
-        self, *scopes: str, roles: Collection[str] = (), optional: bool = False
+        self,
+        *scopes: str,
+        roles: Collection[str] = (),
+        optional: bool = False,
+        acr_values: str | Collection[str] = (),
+        max_age: float | None = None,
     ) -> Callable[[_View], _View]:
         """Return a decorator demanding a valid token with `scopes` (and `roles`).
 
         `@auth.require()` with no scopes accepts any valid token. With `optional=True`, a
         request without a token reaches the view with `current_token` standing for None.
+        `acr_values` and `max_age` demand a strong or recent enough sign-in (RFC 9470).
         An `AccessTokenError` raised by the view is answered as a refusal of the decorator.
         """
-        guard = Guard(optional=optional, realm=self.realm).demanding(scopes, roles)
+        base = Guard(
+            optional=optional,
+            realm=self.realm,
+            resource=self.resource,
+            public_url=self.public_url,
+        ).demanding(scopes, roles, acr_values=acr_values, max_age=max_age)
 
         def decorate(view: _View) -> _View:
             if inspect.iscoroutinefunction(view):
 
                 @functools.wraps(view)
                 async def async_view(*args: Any, **kwargs: Any) -> Any:
-                    outcome = await authenticate_async(self._verifier(), guard, _carried())
+                    verifier, guard = self._checking(base)
+                    carried, context = _carried(guard)
+                    outcome = await authenticate_async(verifier, guard, carried, (), context)
                     refused = _admit(outcome)
                     if refused is not None:
                         return refused
@@ -130,7 +184,9 @@ class FlaskAuth:
 
             @functools.wraps(view)
             def sync_view(*args: Any, **kwargs: Any) -> Any:
-                refused = _admit(authenticate(self._verifier(), guard, _carried()))
+                verifier, guard = self._checking(base)
+                carried, context = _carried(guard)
+                refused = _admit(authenticate(verifier, guard, carried, (), context))
                 if refused is not None:
                     return refused
                 try:
@@ -142,6 +198,12 @@ class FlaskAuth:
 
         return decorate
 
+    def _checking(self, guard: Guard) -> tuple[Verifier, Guard]:
+        """Return this request's verifier, and `guard` taking DPoP if that verifier does."""
+        verifier = self._verifier()
+        dpop = dpop_options(verifier)
+        return verifier, guard if dpop is None else replace(guard, dpop=dpop)
+
     def _verifier(self) -> Verifier:
         if self._override is not None:
             return self._override
@@ -151,8 +213,24 @@ class FlaskAuth:
         return cast(Verifier, verifier)
 
 
-def _carried() -> Carried:
-    return request.headers.getlist("Authorization"), request.query_string
+def _carried(guard: Guard) -> tuple[Carried, RequestContext | None]:
+    """Return the request's token values, and what else the verifier checks, if anything."""
+    authorization = request.headers.getlist("Authorization")
+    carried = (authorization, request.query_string)
+    dpop = request.headers.getlist("DPoP")
+    certificate = pem_to_der(request.environ.get("SSL_CLIENT_CERT"))
+    if not needs_request(guard, authorization, dpop, certificate):
+        return carried, None
+    environ = request.environ
+    # The request URI as sent; WSGI's PATH_INFO is decoded, so it is only a fallback.
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        path, _, query = raw.partition("?")
+    else:
+        decoded = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
+        path, query = quote(decoded), environ.get("QUERY_STRING", "")
+    url = guard.url(request.scheme, request.host, path, query)
+    return carried, RequestContext(request.method, url, join_dpop(dpop), certificate)
 
 
 def _admit(outcome: AccessToken | Refusal | None) -> Response | None:

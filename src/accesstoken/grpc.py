@@ -10,6 +10,10 @@ each way), so the token is checked when the call runs, in the server's worker (t
 task), never in the thread that polls for calls. A refused call ends with the status of the
 HTTP answer every adapter sends: 400/401 `UNAUTHENTICATED`, 403 `PERMISSION_DENIED` (both
 with the challenge as `www-authenticate` trailing metadata), 503 `UNAVAILABLE`.
+
+DPoP (RFC 9449) is not taken here: a proof signs an HTTP method and URL, which a gRPC call
+does not have, so `DPoP <token>` is another scheme (401 without an error code) and a
+DPoP-bound token sent as `Bearer` is refused by the verifier, as everywhere.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ the decision to the endpoints; only a token that is present but invalid is refus
 
 from __future__ import annotations
 
-from ._authenticate import Guard, Refusal, authenticate_async
+from ._asgi_request import authorization_and_dpop, certificate_of, request_context
+from ._authenticate import Guard, Refusal, authenticate_async, dpop_options, needs_request
+from ._resource import ProtectedResource
 from ._token import AccessToken
 from ._user import TokenUser
 from ._verifier import Verifier
@@ -52,11 +54,33 @@ class BearerBackend(AuthenticationBackend):
     Args:
         verifier: a `TokenVerifier` or any other `Verifier`.
         realm: the `realm` of the `WWW-Authenticate` challenge, if any.
+        public_url: the origin clients address ("https://api.example.com") when a proxy
+            stands in front: a DPoP proof's `htu` is checked against it, not the `Host`.
+        resource: the RFC 9728 metadata named in every 401 and 403 challenge of `on_error`.
+            This backend serves no route: serve the document yourself (or use
+            `accesstoken.asgi.AccessTokenMiddleware`, which does).
+
+    With a verifier that has `dpop=` (read when this is built), the `DPoP` scheme is
+    accepted and the verifier is handed the method, URL, `DPoP` header and the client
+    certificate of the ASGI TLS extension.
     """
 
-    def __init__(self, verifier: Verifier, *, realm: str | None = None) -> None:
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        realm: str | None = None,
+        public_url: str | None = None,
+        resource: ProtectedResource | None = None,
+    ) -> None:
         self.verifier = verifier
-        self._guard = Guard(optional=True, realm=realm)
+        self._guard = Guard(
+            optional=True,
+            realm=realm,
+            resource=resource,
+            public_url=public_url,
+            dpop=dpop_options(verifier),
+        )
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         """Return the credentials and user of a valid token; None without a token.
@@ -65,8 +89,15 @@ class BearerBackend(AuthenticationBackend):
             TokenAuthenticationError: the token is malformed or invalid (400/401), or tokens
                 cannot be checked right now (503).
         """
-        carried = (conn.headers.getlist("authorization"), conn.scope.get("query_string", b""))
-        outcome = await authenticate_async(self.verifier, self._guard, carried)
+        scope, guard = conn.scope, self._guard
+        authorization, dpop = authorization_and_dpop(scope["headers"])
+        extensions = scope.get("extensions")
+        certificate = certificate_of(extensions) if extensions and "tls" in extensions else None
+        carried = (authorization, scope.get("query_string", b""))
+        context = None
+        if needs_request(guard, authorization, dpop if guard.dpop else None, certificate):
+            context = request_context(guard, scope, dpop, certificate)
+        outcome = await authenticate_async(self.verifier, guard, carried, (), context)
         if isinstance(outcome, Refusal):
             raise TokenAuthenticationError(outcome)
         return None if outcome is None else _credentials(outcome)

@@ -7,8 +7,10 @@ from collections.abc import Callable, Collection
 
 import pytest
 
-from accesstoken import AccessToken, TokenVerifier, Verifier, errors
+from accesstoken import AccessToken, DPoP, ProtectedResource, TokenVerifier, Verifier, errors
 from accesstoken._authenticate import Carried, Guard, Refusal, authenticate, authenticate_async
+from accesstoken._dpop import RequestContext
+from accesstoken.testing import DPoPKey, LocalIssuer
 
 from ._support import Tokens
 
@@ -18,14 +20,18 @@ Step = Callable[..., Outcome]
 
 @pytest.fixture(params=["sync", "async"])
 def step(request: pytest.FixtureRequest) -> Step:
-    """Return `step(verifier, guard, carried, scopes=())` through one of the two drivers."""
+    """Return `step(verifier, guard, carried, scopes=(), context=None)` through one driver."""
 
     def run(
-        verifier: Verifier, guard: Guard, carried: Carried, scopes: Collection[str] = ()
+        verifier: Verifier,
+        guard: Guard,
+        carried: Carried,
+        scopes: Collection[str] = (),
+        context: RequestContext | None = None,
     ) -> Outcome:
         if request.param == "sync":
-            return authenticate(verifier, guard, carried, scopes)
-        return asyncio.run(authenticate_async(verifier, guard, carried, scopes))
+            return authenticate(verifier, guard, carried, scopes, context)
+        return asyncio.run(authenticate_async(verifier, guard, carried, scopes, context))
 
     return run
 
@@ -113,3 +119,96 @@ def test_demanding_adds_to_a_guard_without_changing_it() -> None:
     guard = Guard(realm="orders").demanding(("a",), ("admin",))
     assert guard.demanding(("b",), optional=True) == Guard(("a", "b"), ("admin",), True, "orders")
     assert guard == Guard(("a",), ("admin",), False, "orders")
+
+
+# Sender-constrained tokens, step-up and resource metadata: what the guard adds.
+
+ISSUER_ = LocalIssuer(algorithm="ES256")
+DPOP_KEY = DPoPKey("ES256")
+URL = "https://api.example.com/orders"
+RESOURCE = ProtectedResource(
+    "https://api.example.com/orders", authorization_servers=[ISSUER_.issuer]
+)
+
+
+def dpop_guard(**options: object) -> tuple[TokenVerifier, Guard]:
+    verifier = ISSUER_.verifier(dpop=DPoP())
+    return verifier, Guard(dpop=verifier._dpop, **options)  # type: ignore[arg-type]
+
+
+def test_a_dpop_token_with_its_proof_is_accepted(step: Step) -> None:
+    verifier, guard = dpop_guard()
+    token = ISSUER_.issue(dpop_key=DPOP_KEY)
+    request = RequestContext("GET", URL, DPOP_KEY.proof("GET", URL, access_token=token))
+    outcome = step(verifier, guard, ([f"DPoP {token}"], ""), (), request)
+    assert isinstance(outcome, AccessToken)
+    assert outcome.raw == token
+
+
+def test_a_dpop_token_sent_as_bearer_or_without_proof_is_refused(step: Step) -> None:
+    verifier, guard = dpop_guard()
+    token = ISSUER_.issue(dpop_key=DPOP_KEY)
+    refusal = refused(step(verifier, guard, ([f"Bearer {token}"], "")), errors.InvalidToken)
+    assert refusal.response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+    assert ', DPoP algs="' in refusal.response.headers["WWW-Authenticate"]
+    request = RequestContext("GET", URL)
+    outcome = step(verifier, guard, ([f"DPoP {token}"], ""), (), request)
+    challenge = refused(outcome, errors.InvalidDPoPProof).response.headers["WWW-Authenticate"]
+    assert challenge.startswith('DPoP error="invalid_dpop_proof"')
+    assert challenge.endswith(", Bearer")
+
+
+def test_the_dpop_scheme_is_another_scheme_without_dpop_options(
+    step: Step, verifier: TokenVerifier
+) -> None:
+    refused(step(verifier, Guard(), (["DPoP abc"], "")), errors.MissingToken)
+
+
+def test_resource_metadata_joins_401_and_403_challenges(step: Step) -> None:
+    verifier, guard = dpop_guard(resource=RESOURCE)
+    parameter = f'resource_metadata="{RESOURCE.metadata_url}"'
+    missing = refused(step(verifier, guard, ([], "")), errors.MissingToken)
+    assert missing.response.headers["WWW-Authenticate"] == (
+        f'Bearer {parameter}, DPoP algs="{" ".join(DPoP().algorithms)}", {parameter}'
+    )
+    token = ISSUER_.issue(scopes=["a"])
+    scoped = guard.demanding(("b",))
+    insufficient = refused(
+        step(verifier, scoped, ([f"Bearer {token}"], "")), errors.InsufficientScope
+    )
+    assert insufficient.response.status_code == 403
+    assert parameter in insufficient.response.headers["WWW-Authenticate"]
+
+
+def test_acr_values_and_max_age_reach_the_verifier(step: Step) -> None:
+    verifier = ISSUER_.verifier()
+    guard = Guard().demanding(acr_values="urn:mfa", max_age=60)
+    token = ISSUER_.issue(acr="urn:pwd")
+    refusal = refused(
+        step(verifier, guard, ([f"Bearer {token}"], "")), errors.InsufficientUserAuthentication
+    )
+    assert 'acr_values="urn:mfa"' in refusal.response.headers["WWW-Authenticate"]
+
+
+def test_a_verifier_taking_only_raw_and_scopes_still_works(step: Step, tokens: Tokens) -> None:
+    class Plain:
+        def verify(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+            return AccessToken(str(raw), {"alg": "none"}, {"sub": "x"})
+
+        async def verify_async(self, raw: str | bytes, scopes: Collection[str] = ()) -> AccessToken:
+            return self.verify(raw, scopes)
+
+    assert isinstance(step(Plain(), Guard(), bearer(tokens.reader)), AccessToken)
+
+
+def test_the_url_is_the_public_one_behind_a_proxy() -> None:
+    assert Guard().url("http", "testserver", "/a%2Fb", "x=1") == "http://testserver/a%2Fb?x=1"
+    public = Guard(public_url="https://api.example.com/")
+    assert public.url("http", "internal:8000", "/orders") == "https://api.example.com/orders"
+
+
+def test_several_dpop_lines_are_joined_for_the_verifier_to_refuse() -> None:
+    from accesstoken._bearer import join_dpop
+
+    assert join_dpop([]) is None
+    assert join_dpop([b"a.b.c", "d.e.f"]) == "a.b.c, d.e.f"

@@ -1,0 +1,94 @@
+"""`accesstoken.django`: DPoP-bound tokens, step-up and RFC 9728 metadata (WSGI and ASGI)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.http import HttpRequest, JsonResponse
+from django.test import AsyncClient, Client, override_settings
+from django.urls import path
+
+from accesstoken import TokenVerifier
+from accesstoken.django import require_token
+
+from . import _django
+from ._bound import BASE, ISSUER, METADATA, RESOURCE, bound_token, dpop_headers, dpop_verifier
+
+HERE = __name__
+MIDDLEWARE = ["accesstoken.django.AccessTokenMiddleware"]
+plain_verifier: TokenVerifier = ISSUER.verifier()
+bound_verifier: TokenVerifier = dpop_verifier()
+
+
+def whoami(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"sub": request.access_token.subject})  # type: ignore[attr-defined]
+
+
+async def async_whoami(request: HttpRequest) -> JsonResponse:
+    return whoami(request)
+
+
+urlpatterns = [
+    path("whoami", require_token()(whoami)),
+    path("async/whoami", require_token()(async_whoami)),
+    path("write", require_token("orders:write")(whoami)),
+    path("async/write", require_token("orders:write")(async_whoami)),
+    path("mfa", require_token(acr_values="urn:mfa")(whoami)),
+    path("async/mfa", require_token(acr_values="urn:mfa")(async_whoami)),
+]
+
+Get = Callable[..., Any]
+
+
+@pytest.fixture(params=["sync", "async"])
+def get(request: pytest.FixtureRequest) -> Iterator[Get]:
+    """GET `url` through the WSGI handler (sync views) or the ASGI one (async views)."""
+
+    def run(url: str, verifier: str = "plain_verifier", dpop: str | None = None, **kw: Any) -> Any:
+        if request.param == "async" and not url.startswith("/.well-known"):
+            url = f"/async{url}"
+        if dpop is not None:  # a DPoP-bound token, with a proof for the URL the view is at
+            kw["headers"] = dpop_headers(dpop, url=f"{BASE}{url}")
+        with _django.configured(HERE, f"{HERE}.{verifier}"):
+            if request.param == "sync":
+                return Client().get(url, **kw)
+            return asyncio.run(AsyncClient().get(url, **kw))
+
+    return run
+
+
+def test_a_dpop_bound_token_with_its_proof_is_accepted(get: Get) -> None:
+    response = get("/whoami", "bound_verifier", dpop=bound_token())
+    assert response.status_code == 200, response.content
+
+
+def test_a_dpop_bound_token_sent_as_bearer_or_without_proof_is_refused(get: Get) -> None:
+    token = bound_token()
+    bearer = get("/whoami", "bound_verifier", headers={"Authorization": f"Bearer {token}"})
+    assert bearer.status_code == 401
+    response = get("/whoami", "bound_verifier", headers={"Authorization": f"DPoP {token}"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith('DPoP error="invalid_dpop_proof"')
+
+
+def test_the_middleware_serves_the_metadata_document(get: Get) -> None:
+    with override_settings(MIDDLEWARE=MIDDLEWARE, ACCESSTOKEN_RESOURCE=RESOURCE):
+        document = get(RESOURCE.metadata_path)
+        assert document.status_code == 200
+        assert document.json() == RESOURCE.metadata()
+        assert METADATA in get("/whoami").headers["WWW-Authenticate"]
+        scoped = get("/write", headers={"Authorization": f"Bearer {ISSUER.issue()}"})
+        assert scoped.status_code == 403
+        assert METADATA in scoped.headers["WWW-Authenticate"]
+
+
+def test_acr_values_refused_is_insufficient_user_authentication(get: Get) -> None:
+    token = ISSUER.issue(acr="urn:password")
+    response = get("/mfa", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.json()["error"] == "insufficient_user_authentication"
+    accepted = ISSUER.issue(acr="urn:mfa")
+    assert get("/mfa", headers={"Authorization": f"Bearer {accepted}"}).status_code == 200
