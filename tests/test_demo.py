@@ -34,6 +34,7 @@ ANSWERS = {
         "expired token",
         "tampered token (payload changed)",
         "token for another audience",
+        "stolen DPoP-bound token, without its key",
     ],
     ("403", "service"): ["token without orders:read (service ACL)"],
     ("503", "IdP"): ["IdP down: probed directly, not via gateway"],
@@ -85,7 +86,7 @@ def test_demo_plays_every_step_and_frees_its_ports(demo_output: tuple[int, str])
     table = rows(output)
     assert {title: (got, hop) for title, (_, got, hop, _) in table.items()} == EXPECTED
     assert all(result == "ok" for *_, result in table.values())
-    assert "12/12 steps behaved as expected" in output
+    assert "13/13 steps behaved as expected" in output
     urls = re.findall(r"http://127\.0\.0\.1:\d+", output)
     assert len(set(urls)) == 3
     for url in set(urls):
@@ -169,7 +170,7 @@ def test_demo_needs_no_framework() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "12/12 steps behaved as expected" in result.stdout
+    assert "13/13 steps behaved as expected" in result.stdout
 
 
 def test_a_reader_that_leaves_stops_the_demo_quietly() -> None:

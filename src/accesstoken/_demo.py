@@ -42,7 +42,7 @@ from ._verifier import TokenVerifier
 from .asgi import AccessTokenMiddleware, ASGIApp, Message, Receive, Scope, Send
 from .forwarding import ForwardToken
 from .revocation import MemoryDenylist
-from .testing import LocalIssuer
+from .testing import DPoPKey, LocalIssuer
 from .testing._server import App, Request, Response, serve_in_thread
 
 __all__ = ["run_demo"]
@@ -303,6 +303,9 @@ def _tour(demo: _Demo) -> list[Step]:
     step("tampered token (payload changed)", 401, lambda: demo.call("/orders", tampered))
     other = issuer.issue(CLIENT_ID, [SCOPE], aud="billing-api")
     step("token for another audience", 401, lambda: demo.call("/orders", other))
+    bound = issuer.issue(CLIENT_ID, [SCOPE], dpop_key=DPoPKey())  # RFC 9449: bound to a key
+    title = "stolen DPoP-bound token, without its key"
+    step(title, 401, lambda: demo.call("/orders", bound))
     no_scope = issuer.issue(CLIENT_ID, ["profile"])
     step("token without orders:read (service ACL)", 403, lambda: demo.call("/orders", no_scope))
 
