@@ -11,12 +11,35 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
-from ._authenticate import Guard
-from ._bearer import join_dpop
+from ._authenticate import Carried, Guard, needs_request
+from ._bearer import authorization_values, join_dpop
 from ._certificates import pem_to_der
 from ._dpop import RequestContext
 
-__all__ = ["authorization_and_dpop", "certificate_of", "request_context"]
+__all__ = ["asgi_carried", "authorization_and_dpop", "certificate_of", "request_context"]
+
+
+def asgi_carried(
+    guard: Guard, scope: MutableMapping[str, Any]
+) -> tuple[Carried, RequestContext | None]:
+    """Return what an ASGI request carried for the shared step, and its request facts.
+
+    Read from the raw ASGI headers: no framework `Headers` object per request. Without DPoP
+    options and without a TLS extension (a plain bearer request) nothing more is read, and
+    the request facts are None.
+    """
+    if guard.dpop is None:
+        authorization, dpop = authorization_values(scope["headers"]), None
+    else:
+        authorization, dpop = authorization_and_dpop(scope["headers"])
+    extensions = scope.get("extensions")
+    certificate = certificate_of(extensions) if extensions and "tls" in extensions else None
+    carried = (authorization, scope.get("query_string", b""))
+    if (dpop is not None or certificate is not None) and needs_request(
+        guard, authorization, dpop, certificate
+    ):
+        return carried, request_context(guard, scope, dpop, certificate)
+    return carried, None
 
 
 def authorization_and_dpop(

@@ -25,9 +25,8 @@ import json
 from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
 from typing import Any, Final, TypeAlias
 
-from ._asgi_request import authorization_and_dpop, certificate_of, request_context
-from ._authenticate import Guard, Refusal, authenticate_async, dpop_options, needs_request
-from ._bearer import authorization_values
+from ._asgi_request import asgi_carried
+from ._authenticate import Guard, Refusal, authenticate_async, dpop_options
 from ._paths import ExcludedPaths
 from ._resource import ProtectedResource
 from ._responses import ErrorResponse
@@ -112,22 +111,8 @@ class AccessTokenMiddleware:
             await metadata[1](send)  # the document is public (RFC 9728 §3)
             return
         guard = self._guard
-        # The raw ASGI headers: no framework `Headers` object per request.
-        if guard.dpop is None:
-            authorization, dpop = authorization_values(scope["headers"]), None
-        else:
-            authorization, dpop = authorization_and_dpop(scope["headers"])
-        extensions = scope.get("extensions")
-        certificate = certificate_of(extensions) if extensions and "tls" in extensions else None
-        carried = (authorization, scope.get("query_string", b""))
-        # Without DPoP options `dpop` is None: a plain bearer request calls nothing more.
-        if (dpop is not None or certificate is not None) and needs_request(
-            guard, authorization, dpop, certificate
-        ):
-            request = request_context(guard, scope, dpop, certificate)
-            outcome = await authenticate_async(self.verifier, guard, carried, (), request)
-        else:
-            outcome = await authenticate_async(self.verifier, guard, carried)
+        carried, context = asgi_carried(guard, scope)
+        outcome = await authenticate_async(self.verifier, guard, carried, (), context)
         if isinstance(outcome, Refusal):
             await _refuse(outcome, scope, receive, send)
             return

@@ -16,9 +16,8 @@ from contextlib import contextmanager
 from functools import cached_property
 from operator import attrgetter
 
-from ._asgi_request import authorization_and_dpop, certificate_of, request_context
-from ._authenticate import Guard, Refusal, authenticate_async, dpop_options, needs_request
-from ._bearer import authorization_values
+from ._asgi_request import asgi_carried
+from ._authenticate import Guard, Refusal, authenticate_async, dpop_options
 from ._resource import ProtectedResource
 from ._responses import ErrorResponse
 from ._token import AccessToken
@@ -168,21 +167,9 @@ class BearerAuth(SecurityBase):
         if handlers is not None and AccessTokenError not in handlers[0]:
             handlers[0][AccessTokenError] = self._in_endpoint
         guard = self._guard
-        if guard.dpop is None:
-            authorization, dpop = authorization_values(scope["headers"]), None
-        else:
-            authorization, dpop = authorization_and_dpop(scope["headers"])
-        extensions = scope.get("extensions")
-        certificate = certificate_of(extensions) if extensions and "tls" in extensions else None
-        carried = (authorization, scope.get("query_string", b""))
+        carried, context = asgi_carried(guard, scope)
         verifier = self._root._verifier
-        if (dpop is not None or certificate is not None) and needs_request(
-            guard, authorization, dpop, certificate
-        ):
-            context = request_context(guard, scope, dpop, certificate)
-            outcome = await authenticate_async(verifier, guard, carried, scopes.scopes, context)
-        else:
-            outcome = await authenticate_async(verifier, guard, carried, scopes.scopes)
+        outcome = await authenticate_async(verifier, guard, carried, scopes.scopes, context)
         if isinstance(outcome, Refusal):
             raise AccessTokenHTTPException(outcome.error, response=outcome.response) from None
         return outcome
