@@ -145,9 +145,10 @@ class TokenVerifier(ObservedVerifier):
             keys, header = self._keys, token.header
             key = keys.key_set().select(header.kid, header.alg) or _fresh(keys.refresh(), header)
             token = self._check(token.unverified, header, key, token.now)
-        checks = self._request_checks(raw, token, context)
-        if checks is not None:
-            run(checks)
+        # Speed trick: a bearer token in a plain call, the usual case, skips the request
+        # checks after one test, without a call (`_claims`: the slot, not the property).
+        if context is not NO_CONTEXT or self._dpop is not None or "cnf" in token._claims:
+            run(self._request_checks(raw, token, context))
         if self._revocation is not None and self._revocation.is_revoked(token):
             raise TokenRevoked()
         return check_scopes(token, demanded)
@@ -167,24 +168,20 @@ class TokenVerifier(ObservedVerifier):
                 await keys.refresh_async(), header
             )
             token = self._check(token.unverified, header, key, token.now)
-        checks = self._request_checks(raw, token, context)
-        if checks is not None:
-            await run_async(checks)
+        if context is not NO_CONTEXT or self._dpop is not None or "cnf" in token._claims:
+            await run_async(self._request_checks(raw, token, context))
         if self._revocation is not None and await self._revocation.is_revoked_async(token):
             raise TokenRevoked()
         return check_scopes(token, demanded)
 
     def _request_checks(
         self, raw: str | bytes, token: AccessToken, context: Context
-    ) -> Flow[None] | None:
-        """Return the checks of the call's request and step-up demands; None: nothing to do.
+    ) -> Flow[None]:
+        """Return the checks of the call's request and step-up demands.
 
-        Run on every call, cache hits included: a DPoP proof belongs to one request.
+        Run on every call that has any, cache hits included: a DPoP proof belongs to one
+        request.
         """
-        # Speed trick: a bearer token in a plain call, the usual case, skips the flow (and
-        # the generator it would create) after one test.
-        if context is NO_CONTEXT and self._dpop is None and "cnf" not in token.claims:
-            return None
         request, acr_values, max_age = context
         step_up = (acr_values, max_age)
         now, leeway = self._clock(), self._policy.leeway
