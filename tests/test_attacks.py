@@ -463,17 +463,24 @@ def test_ecdsa_high_s_twin_is_accepted_and_verified_in_full(alg: str, verify: Ve
         verify(verifier, f"{head}.{body}.{b64(off_by_one)}")
 
 
-def test_eddsa_signature_with_s_plus_l_is_refused(verify: Verify) -> None:
-    # Unlike ECDSA, Ed25519 has one valid S: OpenSSL refuses S >= L (RFC 8032 §5.1.7).
-    # S < L < 2**253, so S + L still fits in the signature's 32 bytes.
-    order = 2**252 + 27742317777372353535851937790883648493
-    head, body, sig = mint("Ed25519").split(".")
+@pytest.mark.parametrize(
+    ("alg", "order"),
+    [
+        ("Ed25519", 2**252 + 27742317777372353535851937790883648493),
+        ("Ed448", 2**446 - 13818066809895115352007386748515426880336692474882178609894547503885),
+    ],
+)
+def test_eddsa_signature_with_s_plus_l_is_refused(alg: str, order: int, verify: Verify) -> None:
+    # Unlike ECDSA, EdDSA has one valid S: OpenSSL refuses S >= L (RFC 8032 §5.1.7, §5.2.7).
+    # S < L, so S + L still fits in the second half of the signature.
+    head, body, sig = mint(alg).split(".")
     signature = base64.urlsafe_b64decode(sig + "==")
-    s = int.from_bytes(signature[32:], "little") + order
-    verifier = make_verifier("Ed25519")
+    size = len(signature) // 2
+    s = int.from_bytes(signature[size:], "little") + order
+    verifier = make_verifier(alg)
     verify(verifier, f"{head}.{body}.{sig}")
     with pytest.raises(InvalidSignature):
-        verify(verifier, f"{head}.{body}.{b64(signature[:32] + s.to_bytes(32, 'little'))}")
+        verify(verifier, f"{head}.{body}.{b64(signature[:size] + s.to_bytes(size, 'little'))}")
 
 
 def test_signature_from_another_token(verify: Verify) -> None:

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from accesstoken import HMACSecret, TokenError, TokenVerifier
+from accesstoken._json import ReadOnlyDict, ReadOnlyList, loads_strict
 from tests._mutations import B64_CHARS, mutations
 from tests.conftest import AUDIENCE, ISSUER, NOW, b64, claims, make_verifier, mint
 
@@ -72,13 +73,18 @@ def test_a_mutated_token_is_never_accepted(mutated: str) -> None:
         assert result != "ok"
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+def json_values(floats: st.SearchStrategy[float]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        st.none() | st.booleans() | st.integers() | floats | st.text(max_size=20),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=20,
+    )
+
+
+JSON = json_values(st.floats(allow_nan=False))
 CLAIM_NAMES = st.sampled_from(
     ["iss", "aud", "sub", "exp", "nbf", "iat", "scope", "scp", "roles", "jti", "client_id", "azp"]
 )
@@ -103,3 +109,23 @@ def test_odd_claims_behind_a_valid_signature(
         assert AUDIENCE in token.audience
         assert all(isinstance(scope, str) for scope in token.scopes)
         assert all(isinstance(role, str) for role in token.roles)
+
+
+FINITE_JSON = json_values(st.floats(allow_nan=False, allow_infinity=False))
+
+
+@given(st.dictionaries(st.text(max_size=8), FINITE_JSON, max_size=6), st.sampled_from([None, 1]))
+def test_parsed_json_is_equal_and_read_only_inside(document: dict[str, Any], indent: Any) -> None:
+    # Claims and headers are shared between requests (cache_size, the header memo): no
+    # object or array inside what the parser returns may be changeable.
+    text = json.dumps(document, indent=indent)
+    parsed = loads_strict(text.encode())
+    assert parsed == json.loads(text)
+    pending: list[Any] = [parsed]
+    while pending:
+        value = pending.pop()
+        items = value.values() if isinstance(value, dict) else value
+        for item in items:
+            if isinstance(item, dict | list):
+                assert type(item) in (ReadOnlyDict, ReadOnlyList)
+                pending.append(item)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timezone
 from typing import Any
@@ -505,6 +506,49 @@ def test_cache_never_serves_a_tampered_token(verify: Verify) -> None:
     head, body, sig = raw.split(".")
     with pytest.raises(InvalidSignature):
         verify(verifier, f"{head}.{body}.{sig[:-4]}AAAA")
+
+
+# Issue "Hardening against hostile servers, paths and re-encoded signatures", finding 6: with
+# cache_size every request presenting a token gets the same claims, and tokens that share a
+# header segment the same header, so nothing inside them may be changeable.
+def test_a_cached_token_s_nested_claims_cannot_be_changed_for_the_next_request(
+    verify: Verify,
+) -> None:
+    payload = claims(realm_access={"roles": ["user"]}, groups=[["a"], {"b": [1]}])
+    verifier = make_verifier(cache_size=10, roles_claim="realm_access.roles")
+    raw = mint(payload=payload)
+    first = verify(verifier, raw)
+    roles = first.claims["realm_access"]["roles"]
+    assert isinstance(roles, list)
+    assert isinstance(first.claims["realm_access"], dict)
+    with pytest.raises(TypeError):
+        roles.append("admin")
+    with pytest.raises(TypeError):
+        first.claims["realm_access"]["roles"] = ["admin"]
+    with pytest.raises(TypeError):
+        first.claims["groups"][0].append("admin")
+    with pytest.raises(TypeError):
+        first.claims["groups"][1]["b"].append(2)
+    with pytest.raises(TypeError):
+        first.claims["realm_access"] = {}  # type: ignore[index]
+    second = verify(verifier, raw)
+    assert second is first  # the cache hit: the very same objects
+    assert second.claims["realm_access"]["roles"] == ["user"]
+    assert second.roles == {"user"}
+    assert json.loads(json.dumps(dict(second.claims))) == payload
+
+
+def test_a_shared_header_cannot_be_changed_for_the_next_token(verify: Verify) -> None:
+    header = {"kid": "kid-RS256", "ext": {"tags": ["a"]}}
+    verifier = make_verifier()
+    one = verify(verifier, mint(payload=claims(jti="one"), header=header))
+    two = verify(verifier, mint(payload=claims(jti="two"), header=header))
+    assert two.header["ext"] is one.header["ext"]  # the header memo: one parse per segment
+    with pytest.raises(TypeError):
+        one.header["ext"]["tags"].append("b")
+    with pytest.raises(TypeError):
+        one.header["ext"].clear()
+    assert two.header["ext"] == {"tags": ["a"]}
 
 
 # -- options -----------------------------------------------------------------------------

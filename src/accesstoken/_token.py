@@ -32,9 +32,11 @@ class AccessToken:
     """A verified access token: its raw form, header, claims and the values read from them.
 
     Immutable and hashable (by its raw form). `header` and `claims` are read-only views;
-    JSON values inside them keep their parsed types (lists stay lists). Every attribute is
-    a read-only property over a private slot: the constructor then stores plain slots,
-    several times cheaper than the `object.__setattr__` calls a frozen class needs.
+    the objects and arrays inside them are still `dict`s and `list`s, read-only ones when
+    the verifier parsed them (a cached token is shared by every request that presents it).
+    Every attribute is a read-only property over a private slot: the constructor then
+    stores plain slots, several times cheaper than the `object.__setattr__` calls a frozen
+    class needs.
     """
 
     __slots__ = ("_audience", "_claims", "_header", "_raw", "_roles", "_scopes")

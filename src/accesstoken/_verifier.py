@@ -174,9 +174,7 @@ class TokenVerifier(ObservedVerifier):
             raise TokenRevoked()
         return check_scopes(token, demanded)
 
-    def _request_checks(
-        self, raw: str | bytes, token: AccessToken, context: Context
-    ) -> Flow[None]:
+    def _request_checks(self, raw: str | bytes, token: AccessToken, context: Context) -> Flow[None]:
         """Return the checks of the call's request and step-up demands.
 
         Run on every call that has any, cache hits included: a DPoP proof belongs to one

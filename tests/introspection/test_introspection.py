@@ -144,6 +144,23 @@ def test_positive_answers_are_cached(idp: Served, verify: Verify) -> None:
     assert idp.calls == 1
 
 
+def test_a_cached_answer_s_nested_claims_cannot_be_changed(idp: Served, verify: Verify) -> None:
+    # Every request for the token is served the same cached answer (finding 6 of "Hardening
+    # against hostile servers, paths and re-encoded signatures").
+    verifier = idp.verifier()
+    raw = idp.issuer.issue_opaque(roles=["user"], realm_access={"roles": ["user"]})
+    first = verify(verifier, raw)
+    with pytest.raises(TypeError):
+        first.claims["roles"].append("admin")
+    with pytest.raises(TypeError):
+        first.claims["realm_access"]["roles"].append("admin")
+    second = verify(verifier, raw)
+    assert idp.calls == 1
+    assert second.claims["roles"] == ["user"]
+    assert second.claims["realm_access"] == {"roles": ["user"]}
+    assert isinstance(second.claims["roles"], list)
+
+
 def test_a_positive_answer_leaves_the_cache_after_cache_ttl(idp: Served, verify: Verify) -> None:
     clock = Clock()
     verifier = idp.verifier(cache_ttl=60, clock=clock)
