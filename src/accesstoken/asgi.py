@@ -100,6 +100,11 @@ class AccessTokenMiddleware:
         )
         self._guard = guard.demanding(scopes, roles, acr_values=acr_values, max_age=max_age)
         self._metadata = None if resource is None else _metadata_answer(resource)
+        # A Starlette or FastAPI app answers an exception of a route with its own 500 before
+        # this middleware sees it: such an app is given a handler for refusals instead.
+        handlers = getattr(app, "exception_handlers", None)
+        if isinstance(handlers, dict) and AccessTokenError not in handlers:
+            app.add_exception_handler(AccessTokenError, self._in_app)  # type: ignore[attr-defined]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the connection's token, then hand it to the application or refuse it."""
@@ -127,6 +132,11 @@ class AccessTokenMiddleware:
             except Exception:  # the app had started its answer: nothing to replace
                 raise exc from None
 
+    async def _in_app(self, _request: object, exc: Exception) -> ASGIApp:
+        """The Starlette exception handler of a refusal raised in a route."""
+        assert isinstance(exc, AccessTokenError)  # the type it is registered for
+        return await _answer_later(self._guard.refuse(exc))
+
 
 def _metadata_answer(
     resource: ProtectedResource,
@@ -147,6 +157,15 @@ def _metadata_answer(
         await send({"type": "http.response.body", "body": body})
 
     return resource.metadata_path, answer
+
+
+async def _answer_later(refusal: Refusal) -> ASGIApp:
+    """Return an ASGI app answering `refusal` (what a Starlette exception handler returns)."""
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        await _send_json(send, "http", refusal.response)
+
+    return answer
 
 
 async def _refuse(refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:

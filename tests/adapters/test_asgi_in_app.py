@@ -42,3 +42,23 @@ def test_a_role_refused_in_the_app_is_a_403_with_its_challenge() -> None:
 def test_a_refusal_after_the_answer_started_is_not_hidden() -> None:
     with pytest.raises(Forbidden):
         client(refuses_late).get("/", headers={"Authorization": f"Bearer {ISSUER.issue()}"})
+
+
+def test_a_starlette_app_behind_the_middleware_answers_a_route_refusal_with_403() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    def admin(request: Request) -> PlainTextResponse:
+        request.state.access_token.require_scopes("orders:admin")
+        return PlainTextResponse("admin")
+
+    app = Starlette(routes=[Route("/admin", admin)])
+    guarded = TestClient(AccessTokenMiddleware(app, ISSUER.verifier()))
+    answer = guarded.get("/admin", headers={"Authorization": f"Bearer {ISSUER.issue()}"})
+    assert answer.status_code == 403
+    assert 'error="insufficient_scope"' in answer.headers["www-authenticate"]
+    assert answer.json()["error"] == "insufficient_scope"
+    allowed = ISSUER.issue(scopes=["orders:admin"])
+    assert guarded.get("/admin", headers={"Authorization": f"Bearer {allowed}"}).text == "admin"
