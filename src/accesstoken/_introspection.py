@@ -198,24 +198,11 @@ class IntrospectionVerifier(ObservedVerifier):
         self._cache_ttl = _options.seconds(cache_ttl, "cache_ttl")
         self._negative_cache_ttl = _options.seconds(negative_cache_ttl, "negative_cache_ttl")
         max_cache_entries = _options.count(max_cache_entries, "max_cache_entries", minimum=0)
-        self._clock, self._required_scopes, self._max_token_bytes = _options.verifier_checks(
-            clock=clock,
-            revocation=revocation,
-            dpop=dpop,
-            required_scopes=required_scopes,
-            max_token_bytes=max_token_bytes,
-        )
+        options = _options.verifier_options(locals())
+        self._clock, self._required_scopes, self._max_token_bytes, self._policy = options
         self._dpop = dpop
         if token_type_hint is not None and not isinstance(token_type_hint, str):
             raise TypeError("token_type_hint must be a string or None")
-        self._policy = _options.claims_policy(
-            issuer=issuer,
-            audience=audience,
-            leeway=leeway,
-            required_claims=required_claims,
-            scope_claim=scope_claim,
-            roles_claim=roles_claim,
-        )
         self._revocation = revocation
         self._token_type_hint = token_type_hint
         self._cache: TLRUCache[bytes, Answer] | None = None

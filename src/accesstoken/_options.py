@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, NamedTuple
 
 from . import _claims
 from ._pipeline import ClaimsPolicy
@@ -21,7 +22,8 @@ __all__ = [
     "count",
     "names",
     "seconds",
-    "verifier_checks",
+    "VerifierOptions",
+    "verifier_options",
 ]
 
 
@@ -92,32 +94,48 @@ def check_revocation(revocation: object) -> None:
         raise TypeError("revocation must implement is_revoked() and is_revoked_async()")
 
 
-def verifier_checks(
-    *,
-    clock: Callable[[], float] | None,
-    revocation: object,
-    dpop: object,
-    required_scopes: Collection[str],
-    max_token_bytes: object,
-) -> tuple[Callable[[], float], frozenset[str], int]:
-    """Check the options every verifier takes besides its claim rules.
+class VerifierOptions(NamedTuple):
+    """The options every verifier takes besides its source of claims, checked once."""
 
-    Returns:
-        The clock (`time.time` for None), the required scopes as a set, `max_token_bytes`.
+    clock: Callable[[], float]
+    required_scopes: frozenset[str]
+    max_token_bytes: int
+    policy: ClaimsPolicy
+
+
+def verifier_options(options: Mapping[str, Any]) -> VerifierOptions:
+    """Check the options every verifier shares, read by name from its constructor's keywords.
+
+    `options` is the constructor's `locals()`: the shared keywords (clock, revocation, dpop,
+    required_scopes, max_token_bytes and the claim rules of `claims_policy()`) are listed
+    here once, not forwarded by each verifier. The clock is `time.time` for None.
 
     Raises:
-        TypeError, ValueError: as `check_clock()`, `check_revocation()`, `names()` and
-            `count()` say; a `dpop` that is not a `DPoP`.
+        TypeError, ValueError: as `check_clock()`, `check_revocation()`, `names()`,
+            `count()` and `claims_policy()` say; a `dpop` that is not a `DPoP`.
     """
     from ._dpop import DPoP  # here: _dpop itself uses these checks
 
+    clock, dpop, required_scopes = options["clock"], options["dpop"], options["required_scopes"]
     check_clock(clock)
-    check_revocation(revocation)
+    check_revocation(options["revocation"])
     if dpop is not None and not isinstance(dpop, DPoP):
         raise TypeError("dpop must be a DPoP(...)")
     scopes = (names(required_scopes, "required_scopes") if required_scopes else None) or frozenset()
-    size = count(max_token_bytes, "max_token_bytes", minimum=1)
-    return clock if clock is not None else time.time, scopes, size
+    return VerifierOptions(
+        clock if clock is not None else time.time,
+        scopes,
+        count(options["max_token_bytes"], "max_token_bytes", minimum=1),
+        claims_policy(
+            issuer=options["issuer"],
+            audience=options["audience"],
+            leeway=options["leeway"],
+            required_claims=options["required_claims"],
+            scope_claim=options["scope_claim"],
+            roles_claim=options["roles_claim"],
+            token_type=options.get("token_type"),
+        ),
+    )
 
 
 def claims_policy(

@@ -111,26 +111,10 @@ class TokenVerifier(ObservedVerifier):
             unknown = allowed - SUPPORTED_ALGORITHMS
             if unknown:
                 raise ValueError(f"unsupported algorithms: {sorted(unknown)}")
-        self._clock, self._required_scopes, self._max_token_bytes = _options.verifier_checks(
-            clock=clock,
-            revocation=revocation,
-            dpop=dpop,
-            required_scopes=required_scopes,
-            max_token_bytes=max_token_bytes,
-        )
-        policy = _options.claims_policy(
-            issuer=issuer,
-            audience=audience,
-            leeway=leeway,
-            required_claims=required_claims,
-            scope_claim=scope_claim,
-            roles_claim=roles_claim,
-            token_type=token_type,
-        )
-
+        options = _options.verifier_options(locals())
+        self._clock, self._required_scopes, self._max_token_bytes, self._policy = options
         self._keys = keys
         self._algorithms = allowed if allowed is not None else SUPPORTED_ALGORITHMS
-        self._policy = policy
         self._revocation = revocation
         self._dpop = dpop
         self._headers: dict[bytes, Header] = {}
