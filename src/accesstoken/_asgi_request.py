@@ -19,9 +19,7 @@ from ._dpop import RequestContext
 __all__ = ["asgi_carried", "authorization_and_dpop", "certificate_of", "request_context"]
 
 
-def asgi_carried(
-    guard: Guard, scope: MutableMapping[str, Any]
-) -> tuple[Carried, RequestContext | None]:
+def asgi_carried(guard: Guard, scope: MutableMapping[str, Any]) -> Carried:
     """Return what an ASGI request carried for the shared step, and its request facts.
 
     Read from the raw ASGI headers: no framework `Headers` object per request. Without DPoP
@@ -34,12 +32,12 @@ def asgi_carried(
         authorization, dpop = authorization_and_dpop(scope["headers"])
     extensions = scope.get("extensions")
     certificate = certificate_of(extensions) if extensions and "tls" in extensions else None
-    carried = (authorization, scope.get("query_string", b""))
+    query = scope.get("query_string", b"")
     if (dpop is not None or certificate is not None) and needs_request(
         guard, authorization, dpop, certificate
     ):
-        return carried, request_context(guard, scope, dpop, certificate)
-    return carried, None
+        return authorization, query, request_context(guard, scope, dpop, certificate)
+    return authorization, query, None
 
 
 def authorization_and_dpop(

@@ -57,11 +57,12 @@ __all__ = [
 ]
 
 #: What a request carried that authentication reads, as its framework hands it over: every
-#: `Authorization` value, in order (bytes, as ASGI gives them, are read as latin-1), and the
-#: raw query string (a token there is refused: RFC 6750 §2.3 would leak it into logs).
+#: `Authorization` value, in order (bytes, as ASGI gives them, are read as latin-1), the
+#: raw query string (a token there is refused: RFC 6750 §2.3 would leak it into logs), and
+#: the `RequestContext` for the verifier when there is one (`needs_request()`).
 #: A plain tuple: the ASGI middleware and the FastAPI dependency build one for every
 #: request, and a named tuple's construction cost as much as the rest of this module's code.
-Carried: TypeAlias = tuple[Sequence[str | bytes], str | bytes]
+Carried: TypeAlias = tuple[Sequence[str | bytes], str | bytes, RequestContext | None]
 
 
 class Refusal(NamedTuple):
@@ -176,50 +177,57 @@ def needs_request(
 
 
 def authenticate(
-    verifier: Verifier,
-    guard: Guard,
-    carried: Carried,
-    scopes: Collection[str] = (),
-    request: RequestContext | None = None,
+    verifier: Verifier, guard: Guard, carried: Carried, scopes: Collection[str] = ()
 ) -> AccessToken | Refusal | None:
     """Return the request's verified token, None (optional, no token) or its refusal.
 
-    `scopes` are demanded on top of the guard's (FastAPI's `Security(scopes=...)`);
-    `request`, when the adapter built one, reaches the verifier. Only `AccessTokenError`s
-    become refusals; anything else (a bug) propagates.
+    `scopes` are demanded on top of the guard's (FastAPI's `Security(scopes=...)`). Only
+    `AccessTokenError`s become refusals; anything else (a bug) propagates.
     """
     try:
-        raw = _raw_token(carried, guard)
-        if raw is None:
+        call = _verify_call(guard, carried, scopes)
+        if call is None:
             return None
-        demanded = _demanded(guard, scopes)
-        if request is None and not guard.step_up:
-            return _granted(verifier.verify(raw, demanded), guard)
-        keywords = _keywords(guard, request)
+        raw, demanded, keywords = call
         return _granted(verifier.verify(raw, demanded, **keywords), guard)
     except AccessTokenError as exc:
         return guard.refuse(exc)
 
 
 async def authenticate_async(
-    verifier: Verifier,
-    guard: Guard,
-    carried: Carried,
-    scopes: Collection[str] = (),
-    request: RequestContext | None = None,
+    verifier: Verifier, guard: Guard, carried: Carried, scopes: Collection[str] = ()
 ) -> AccessToken | Refusal | None:
     """Return what `authenticate()` does, verifying without blocking the event loop."""
     try:
-        raw = _raw_token(carried, guard)
-        if raw is None:
+        call = _verify_call(guard, carried, scopes)
+        if call is None:
             return None
-        demanded = _demanded(guard, scopes)
-        if request is None and not guard.step_up:
-            return _granted(await verifier.verify_async(raw, demanded), guard)
-        keywords = _keywords(guard, request)
+        raw, demanded, keywords = call
         return _granted(await verifier.verify_async(raw, demanded, **keywords), guard)
     except AccessTokenError as exc:
         return guard.refuse(exc)
+
+
+# The keywords of a plain bearer call: none, so that a `Verifier` taking `(raw, scopes)` works.
+_NO_KEYWORDS: dict[str, Any] = {}
+
+
+def _verify_call(
+    guard: Guard, carried: Carried, scopes: Collection[str]
+) -> tuple[str, Collection[str], dict[str, Any]] | None:
+    """Return the arguments of the verifier's call; None for no token where that is allowed.
+
+    Raises:
+        AccessTokenError: the request's `Authorization` values are refused (`_raw_token()`).
+    """
+    raw = _raw_token(carried, guard)
+    if raw is None:
+        return None
+    demanded = (*guard.scopes, *scopes) if scopes else guard.scopes
+    request = carried[2]
+    if request is None and not guard.step_up:
+        return raw, demanded, _NO_KEYWORDS
+    return raw, demanded, _keywords(guard, request)
 
 
 def _keywords(guard: Guard, request: RequestContext | None) -> dict[str, Any]:
@@ -236,7 +244,7 @@ def _keywords(guard: Guard, request: RequestContext | None) -> dict[str, Any]:
 
 def _raw_token(carried: Carried, guard: Guard) -> str | None:
     """Return the request's bearer token; None when it has none and the guard allows that."""
-    authorization, query = carried
+    authorization, query, _ = carried
     try:
         query_token = bool(query) and query_has_token(query)
         if guard.dpop is None:
@@ -246,11 +254,6 @@ def _raw_token(carried: Carried, guard: Guard) -> str | None:
         if guard.optional:
             return None
         raise
-
-
-def _demanded(guard: Guard, scopes: Collection[str]) -> Collection[str]:
-    """Return the scopes to demand: the guard's, and the call's when it has any."""
-    return (*guard.scopes, *scopes) if scopes else guard.scopes
 
 
 def _granted(token: AccessToken, guard: Guard) -> AccessToken:

@@ -19,12 +19,13 @@ from rest_framework.request import Request
 from ._authenticate import Guard, Refusal, authenticate
 from ._token import AccessToken
 from ._user import TokenUser
-from .django import carried, get_verifier
+from .django import gate
 from .errors import TokenError
 
 __all__ = ["BearerAuthentication", "HasScopes", "TokenRefused"]
 
-_ANONYMOUS_ALLOWED = Guard(optional=True)
+# The project's verifier, resource, public URL and DPoP options; no token: DRF's anonymous user.
+_GATE = gate(Guard(optional=True))
 
 
 class TokenRefused(APIException):
@@ -45,7 +46,7 @@ class BearerAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request: Request) -> tuple[TokenUser, AccessToken] | None:
-        outcome = authenticate(get_verifier(), _ANONYMOUS_ALLOWED, carried(request._request))
+        outcome = authenticate(*_GATE((request._request,)))
         if isinstance(outcome, Refusal):
             raise TokenRefused(outcome)
         return None if outcome is None else (TokenUser(outcome), outcome)

@@ -45,7 +45,7 @@ def rewrapped(handler: Any, wrap: Wrap, guard: Guard) -> Any:
 def carried(context: grpc.ServicerContext | grpc.aio.ServicerContext[Any, Any]) -> Carried:
     """Return the call's `authorization` metadata values (gRPC has no query string)."""
     metadata = context.invocation_metadata() or ()
-    return [value for key, value in metadata if key == "authorization"], ""
+    return [value for key, value in metadata if key == "authorization"], "", None
 
 
 def ending(refusal: Refusal) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:

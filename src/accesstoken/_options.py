@@ -16,13 +16,13 @@ from . import _claims
 from ._pipeline import ClaimsPolicy
 
 __all__ = [
+    "VerifierOptions",
     "check_clock",
     "check_revocation",
     "claims_policy",
     "count",
     "names",
     "seconds",
-    "VerifierOptions",
     "verifier_options",
 ]
 

@@ -116,8 +116,7 @@ class AccessTokenMiddleware:
             await metadata[1](send)  # the document is public (RFC 9728 §3)
             return
         guard = self._guard
-        carried, context = asgi_carried(guard, scope)
-        outcome = await authenticate_async(self.verifier, guard, carried, (), context)
+        outcome = await authenticate_async(self.verifier, guard, asgi_carried(guard, scope))
         if isinstance(outcome, Refusal):
             await _refuse(outcome, scope, receive, send)
             return

@@ -16,26 +16,16 @@ certificate of the server's `SSL_CLIENT_CERT` (PEM).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Collection
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-from ._authenticate import (
-    Carried,
-    Guard,
-    Refusal,
-    authenticate,
-    authenticate_async,
-    dpop_options,
-    needs_request,
-)
-from ._certificates import pem_to_der
-from ._dpop import RequestContext
+from ._authenticate import Carried, Guard, Refusal, dpop_options
 from ._resource import ProtectedResource
 from ._token import AccessToken
 from ._verifier import Verifier
+from ._wsgi import Gate, guarded_view, wsgi_carried
 
 try:
     from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -67,12 +57,6 @@ class TokenRequest(HttpRequest):
     access_token: AccessToken
 
 
-def carried(request: HttpRequest) -> Carried:
-    """Return what `request` carries for authentication (WSGI and ASGI requests alike)."""
-    value = request.META.get("HTTP_AUTHORIZATION")
-    return ([value] if value is not None else []), request.META.get("QUERY_STRING", "")
-
-
 def _resource() -> ProtectedResource | None:
     resource = getattr(settings, "ACCESSTOKEN_RESOURCE", None)
     if resource is not None and not isinstance(resource, ProtectedResource):
@@ -80,39 +64,39 @@ def _resource() -> ProtectedResource | None:
     return resource
 
 
-def _checking(guard: Guard) -> tuple[Verifier, Guard]:
-    """Return the verifier, and `guard` with the project's resource, public URL and DPoP."""
-    verifier = get_verifier()
-    dpop, resource = dpop_options(verifier), _resource()
-    public_url = getattr(settings, "ACCESSTOKEN_PUBLIC_URL", None)
-    if dpop is None and resource is None and public_url is None:
-        return verifier, guard
-    return verifier, replace(guard, dpop=dpop, resource=resource, public_url=public_url)
+def gate(guard: Guard) -> Gate:
+    """Return how a view's request is authenticated: the project's verifier and `guard`
+    with its resource, public URL and DPoP options; what the request carried."""
+
+    def gating(args: tuple[Any, ...]) -> tuple[Verifier, Guard, Carried]:
+        request: HttpRequest = args[0]
+        verifier, resource = get_verifier(), _resource()
+        dpop, public_url = dpop_options(verifier), getattr(settings, "ACCESSTOKEN_PUBLIC_URL", None)
+        checked = guard
+        if dpop is not None or resource is not None or public_url is not None:
+            checked = replace(guard, dpop=dpop, resource=resource, public_url=public_url)
+        return verifier, checked, carried(request, checked)
+
+    return gating
 
 
-def request_context(request: HttpRequest, guard: Guard) -> RequestContext | None:
-    """Return what the verifier checks a bound token against; None when there is nothing.
+def carried(request: HttpRequest, guard: Guard) -> Carried:
+    """Return what `request` carried (WSGI and ASGI requests alike).
 
-    The URL is built from the request URI as sent (WSGI `RAW_URI` / `REQUEST_URI`, ASGI
+    Its URL is built from the request URI as sent (WSGI `RAW_URI` / `REQUEST_URI`, ASGI
     `raw_path`); only without either from the decoded path, quoted again. Its host is
     `get_host()`'s, so a host outside `ALLOWED_HOSTS` is refused as Django refuses it.
     """
-    meta = request.META
-    authorization = carried(request)[0]
-    dpop = meta.get("HTTP_DPOP")  # a server joins several lines with ", "
-    certificate = pem_to_der(meta.get("SSL_CLIENT_CERT"))
-    if not needs_request(guard, authorization, dpop, certificate):
-        return None
-    raw = meta.get("RAW_URI") or meta.get("REQUEST_URI")
     scope = getattr(request, "scope", None)
-    if raw:
-        path, _, query = raw.partition("?")
-    elif scope is not None and scope.get("raw_path"):
-        path, query = scope["raw_path"].decode("latin-1"), meta.get("QUERY_STRING", "")
-    else:
-        path, query = quote(request.path), meta.get("QUERY_STRING", "")
-    url = guard.url(request.scheme or "http", request.get_host(), path, query)
-    return RequestContext(request.method or "GET", url, dpop, certificate)
+    raw = scope.get("raw_path") if scope is not None else None
+    return wsgi_carried(
+        guard,
+        request.META,
+        request.method or "GET",
+        request.scheme or "http",
+        request.get_host,
+        lambda: raw.decode("latin-1") if raw else quote(request.path),
+    )
 
 
 def _metadata(request: HttpRequest) -> HttpResponse | None:
@@ -123,12 +107,12 @@ def _metadata(request: HttpRequest) -> HttpResponse | None:
     return JsonResponse(resource.metadata())
 
 
-def _admit(request: HttpRequest, outcome: AccessToken | Refusal | None) -> HttpResponse | None:
+def _admit(args: tuple[Any, ...], outcome: AccessToken | Refusal | None) -> HttpResponse | None:
     """Return the answer to a refused request; else keep its token and return None."""
     if isinstance(outcome, Refusal):
         answer = outcome.response
         return JsonResponse(answer.body, status=answer.status_code, headers=answer.headers)
-    request.access_token = outcome  # type: ignore[attr-defined]
+    args[0].access_token = outcome
     return None
 
 
@@ -136,33 +120,26 @@ class AccessTokenMiddleware:
     """Set `request.access_token`; refuse a request whose token is present but invalid."""
 
     sync_capable = async_capable = True
-    _guard = Guard(optional=True)
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
         self._async = iscoroutinefunction(get_response)
+        self._guarded = guarded_view(
+            get_response, gate(Guard(optional=True)), _admit, asynchronous=self._async
+        )
         if self._async:
             markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> Any:
-        if self._async:
-            return self.__acall__(request)
+        # The RFC 9728 document, before authentication; under ASGI, as an awaitable.
         document = _metadata(request)
-        if document is not None:
-            return document
-        verifier, guard = _checking(self._guard)
-        context = request_context(request, guard)
-        outcome = authenticate(verifier, guard, carried(request), (), context)
-        return _admit(request, outcome) or self.get_response(request)
+        if document is None:
+            return self._guarded(request)
+        return _ready(document) if self._async else document
 
-    async def __acall__(self, request: HttpRequest) -> Any:
-        document = _metadata(request)
-        if document is not None:
-            return document
-        verifier, guard = _checking(self._guard)
-        context = request_context(request, guard)
-        outcome = await authenticate_async(verifier, guard, carried(request), (), context)
-        return _admit(request, outcome) or await self.get_response(request)
+
+async def _ready(response: HttpResponse) -> HttpResponse:
+    return response
 
 
 def require_token(
@@ -179,25 +156,7 @@ def require_token(
     base = Guard().demanding(scopes, roles, acr_values=acr_values, max_age=max_age)
 
     def decorate(view: _View) -> _View:
-        if iscoroutinefunction(view):
-
-            @functools.wraps(view)
-            async def async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                verifier, guard = _checking(base)
-                context = request_context(request, guard)
-                outcome = await authenticate_async(verifier, guard, carried(request), (), context)
-                return _admit(request, outcome) or await view(request, *args, **kwargs)
-
-            return cast(_View, async_view)
-
-        @functools.wraps(view)
-        def sync_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            verifier, guard = _checking(base)
-            context = request_context(request, guard)
-            outcome = authenticate(verifier, guard, carried(request), (), context)
-            return _admit(request, outcome) or view(request, *args, **kwargs)
-
-        return cast(_View, sync_view)
+        return guarded_view(view, gate(base), _admit, asynchronous=iscoroutinefunction(view))
 
     return decorate
 

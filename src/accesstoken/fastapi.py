@@ -167,9 +167,8 @@ class BearerAuth(SecurityBase):
         if handlers is not None and AccessTokenError not in handlers[0]:
             handlers[0][AccessTokenError] = self._in_endpoint
         guard = self._guard
-        carried, context = asgi_carried(guard, scope)
-        verifier = self._root._verifier
-        outcome = await authenticate_async(verifier, guard, carried, scopes.scopes, context)
+        carried, verifier = asgi_carried(guard, scope), self._root._verifier
+        outcome = await authenticate_async(verifier, guard, carried, scopes.scopes)
         if isinstance(outcome, Refusal):
             raise AccessTokenHTTPException(outcome.error, response=outcome.response) from None
         return outcome

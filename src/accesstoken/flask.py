@@ -22,7 +22,6 @@ header and the client certificate of WSGI's `SSL_CLIENT_CERT`. With `resource=`,
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -30,21 +29,11 @@ from dataclasses import replace
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
-from ._authenticate import (
-    Carried,
-    Guard,
-    Refusal,
-    authenticate,
-    authenticate_async,
-    dpop_options,
-    needs_request,
-)
-from ._bearer import join_dpop
-from ._certificates import pem_to_der
-from ._dpop import RequestContext
+from ._authenticate import Carried, Guard, Refusal, dpop_options
 from ._resource import ProtectedResource
 from ._token import AccessToken
 from ._verifier import Verifier
+from ._wsgi import guarded_view, wsgi_carried
 from .errors import AccessTokenError
 
 try:
@@ -164,45 +153,17 @@ class FlaskAuth:
             public_url=self.public_url,
         ).demanding(scopes, roles, acr_values=acr_values, max_age=max_age)
 
+        def gate(_args: tuple[Any, ...]) -> tuple[Verifier, Guard, Carried]:
+            verifier = self._verifier()
+            dpop = dpop_options(verifier)
+            guard = base if dpop is None else replace(base, dpop=dpop)
+            return verifier, guard, _carried(guard)
+
         def decorate(view: _View) -> _View:
-            if inspect.iscoroutinefunction(view):
-
-                @functools.wraps(view)
-                async def async_view(*args: Any, **kwargs: Any) -> Any:
-                    verifier, guard = self._checking(base)
-                    carried, context = _carried(guard)
-                    outcome = await authenticate_async(verifier, guard, carried, (), context)
-                    refused = _admit(outcome)
-                    if refused is not None:
-                        return refused
-                    try:
-                        return await view(*args, **kwargs)
-                    except AccessTokenError as exc:
-                        return _render(guard.refuse(exc))
-
-                return cast(_View, async_view)
-
-            @functools.wraps(view)
-            def sync_view(*args: Any, **kwargs: Any) -> Any:
-                verifier, guard = self._checking(base)
-                carried, context = _carried(guard)
-                refused = _admit(authenticate(verifier, guard, carried, (), context))
-                if refused is not None:
-                    return refused
-                try:
-                    return view(*args, **kwargs)
-                except AccessTokenError as exc:
-                    return _render(guard.refuse(exc))
-
-            return cast(_View, sync_view)
+            asynchronous = inspect.iscoroutinefunction(view)
+            return guarded_view(view, gate, _admit, asynchronous=asynchronous, on_error=_render)
 
         return decorate
-
-    def _checking(self, guard: Guard) -> tuple[Verifier, Guard]:
-        """Return this request's verifier, and `guard` taking DPoP if that verifier does."""
-        verifier = self._verifier()
-        dpop = dpop_options(verifier)
-        return verifier, guard if dpop is None else replace(guard, dpop=dpop)
 
     def _verifier(self) -> Verifier:
         if self._override is not None:
@@ -213,27 +174,22 @@ class FlaskAuth:
         return cast(Verifier, verifier)
 
 
-def _carried(guard: Guard) -> tuple[Carried, RequestContext | None]:
-    """Return the request's token values, and what else the verifier checks, if anything."""
-    authorization = request.headers.getlist("Authorization")
-    carried = (authorization, request.query_string)
-    dpop = request.headers.getlist("DPoP")
-    certificate = pem_to_der(request.environ.get("SSL_CLIENT_CERT"))
-    if not needs_request(guard, authorization, dpop, certificate):
-        return carried, None
+def _carried(guard: Guard) -> Carried:
+    """Return what the request carried; its URL, when needed, from the request URI as sent
+    (WSGI's `PATH_INFO` is decoded, so it is only a fallback)."""
     environ = request.environ
-    # The request URI as sent; WSGI's PATH_INFO is decoded, so it is only a fallback.
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if raw:
-        path, _, query = raw.partition("?")
-    else:
-        decoded = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
-        path, query = quote(decoded), environ.get("QUERY_STRING", "")
-    url = guard.url(request.scheme, request.host, path, query)
-    return carried, RequestContext(request.method, url, join_dpop(dpop), certificate)
+
+    def raw_path() -> str:
+        return quote(
+            (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
+        )
+
+    return wsgi_carried(
+        guard, environ, request.method, request.scheme, lambda: request.host, raw_path
+    )
 
 
-def _admit(outcome: AccessToken | Refusal | None) -> Response | None:
+def _admit(_args: tuple[Any, ...], outcome: AccessToken | Refusal | None) -> Response | None:
     """Return the answer to a refused request; keep an admitted one's token, return None."""
     if isinstance(outcome, Refusal):
         return _render(outcome)

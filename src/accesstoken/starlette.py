@@ -16,8 +16,8 @@ the decision to the endpoints; only a token that is present but invalid is refus
 
 from __future__ import annotations
 
-from ._asgi_request import authorization_and_dpop, certificate_of, request_context
-from ._authenticate import Guard, Refusal, authenticate_async, dpop_options, needs_request
+from ._asgi_request import asgi_carried
+from ._authenticate import Guard, Refusal, authenticate_async, dpop_options
 from ._resource import ProtectedResource
 from ._token import AccessToken
 from ._user import TokenUser
@@ -89,15 +89,8 @@ class BearerBackend(AuthenticationBackend):
             TokenAuthenticationError: the token is malformed or invalid (400/401), or tokens
                 cannot be checked right now (503).
         """
-        scope, guard = conn.scope, self._guard
-        authorization, dpop = authorization_and_dpop(scope["headers"])
-        extensions = scope.get("extensions")
-        certificate = certificate_of(extensions) if extensions and "tls" in extensions else None
-        carried = (authorization, scope.get("query_string", b""))
-        context = None
-        if needs_request(guard, authorization, dpop if guard.dpop else None, certificate):
-            context = request_context(guard, scope, dpop, certificate)
-        outcome = await authenticate_async(self.verifier, guard, carried, (), context)
+        guard = self._guard
+        outcome = await authenticate_async(self.verifier, guard, asgi_carried(guard, conn.scope))
         if isinstance(outcome, Refusal):
             raise TokenAuthenticationError(outcome)
         return None if outcome is None else _credentials(outcome)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 
 import pytest
 
@@ -20,23 +20,27 @@ Step = Callable[..., Outcome]
 
 @pytest.fixture(params=["sync", "async"])
 def step(request: pytest.FixtureRequest) -> Step:
-    """Return `step(verifier, guard, carried, scopes=(), context=None)` through one driver."""
+    """Return `step(verifier, guard, carried, scopes=(), context=None)` through one driver.
+
+    `carried` here is the request's token values alone: the step adds `context` to them.
+    """
 
     def run(
         verifier: Verifier,
         guard: Guard,
-        carried: Carried,
+        carried: tuple[Sequence[str | bytes], str | bytes],
         scopes: Collection[str] = (),
         context: RequestContext | None = None,
     ) -> Outcome:
+        with_context: Carried = (carried[0], carried[1], context)
         if request.param == "sync":
-            return authenticate(verifier, guard, carried, scopes, context)
-        return asyncio.run(authenticate_async(verifier, guard, carried, scopes, context))
+            return authenticate(verifier, guard, with_context, scopes)
+        return asyncio.run(authenticate_async(verifier, guard, with_context, scopes))
 
     return run
 
 
-def bearer(raw: str) -> Carried:
+def bearer(raw: str) -> tuple[list[bytes], bytes]:
     return ([b"Bearer " + raw.encode()], b"")
 
 

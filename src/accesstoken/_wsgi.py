@@ -1,0 +1,100 @@
+"""What the adapters of view-function frameworks (Flask, Django) share.
+
+`wsgi_carried()` reads what a request carried for the shared step from its WSGI environ
+(Django's `META` is one, under ASGI too); `guarded_view()` wraps a sync or an async view so
+that it runs only once its request is authenticated. One flow serves both kinds of view,
+driven by `run()` or `run_async()`: the framework's own code stays in its adapter.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias, TypeVar, cast
+
+from ._authenticate import Carried, Guard, Refusal, authenticate, authenticate_async, needs_request
+from ._certificates import pem_to_der
+from ._dpop import RequestContext
+from ._remote.flow import Call, Flow, run, run_async
+from ._token import AccessToken
+from ._verifier import Verifier
+from .errors import AccessTokenError
+
+__all__ = ["guarded_view", "wsgi_carried"]
+
+View = TypeVar("View", bound=Callable[..., Any])
+#: What a view's request is authenticated with, from the view's arguments.
+Gate: TypeAlias = Callable[[tuple[Any, ...]], tuple[Verifier, Guard, Carried]]
+#: Given the view's arguments and the outcome: the answer that replaces the view (a
+#: refusal), or None once the token is kept where the view reads it.
+Admit: TypeAlias = Callable[[tuple[Any, ...], AccessToken | Refusal | None], Any]
+
+
+def wsgi_carried(
+    guard: Guard,
+    environ: Mapping[str, Any],
+    method: str,
+    scheme: str,
+    host: Callable[[], str],
+    raw_path: Callable[[], str],
+) -> Carried:
+    """Return what a WSGI request carried: its token values and, when needed, its facts.
+
+    The URL of the facts is the request URI as sent (`RAW_URI`, `REQUEST_URI`); only without
+    either the path of `raw_path()` (the framework's, as sent or quoted again). `host()` is
+    asked only then: a framework's check of the `Host` header (Django's `ALLOWED_HOSTS`)
+    runs where it would run anyway.
+    """
+    value = environ.get("HTTP_AUTHORIZATION")
+    authorization = [value] if value is not None else []
+    query = environ.get("QUERY_STRING", "")
+    dpop = environ.get("HTTP_DPOP")  # a server joins several lines with ", "
+    certificate = pem_to_der(environ.get("SSL_CLIENT_CERT"))
+    if not needs_request(guard, authorization, dpop, certificate):
+        return authorization, query, None
+    uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    path, _, sent_query = uri.partition("?") if uri else (raw_path(), "", query)
+    url = guard.url(scheme, host(), path, sent_query)
+    return authorization, query, RequestContext(method, url, dpop, certificate)
+
+
+def guarded_view(
+    view: View,
+    gate: Gate,
+    admit: Admit,
+    *,
+    asynchronous: bool,
+    on_error: Callable[[Refusal], Any] | None = None,
+) -> View:
+    """Return `view` guarded: authenticated through `gate`, answered by `admit` if refused.
+
+    An `asynchronous` view is awaited and its request verified with `verify_async()`.
+    With `on_error`, an `AccessTokenError` the view raises (`token.require_roles()`) is
+    answered as a refusal of the guard, by `on_error`.
+    """
+
+    def serving(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Flow[Any]:
+        verifier, guard, carried = gate(args)
+        outcome = yield Call(authenticate, authenticate_async, (verifier, guard, carried))
+        answer = admit(args, outcome)
+        if answer is not None:
+            return answer
+        call = functools.partial(view, *args, **kwargs)
+        try:
+            return (yield Call(call, call))
+        except AccessTokenError as exc:
+            if on_error is None:
+                raise
+            return on_error(guard.refuse(exc))
+
+    if asynchronous:
+
+        async def async_view(*args: Any, **kwargs: Any) -> Any:
+            return await run_async(serving(args, kwargs))
+
+        return cast(View, functools.wraps(view)(async_view))
+
+    def sync_view(*args: Any, **kwargs: Any) -> Any:
+        return run(serving(args, kwargs))
+
+    return cast(View, functools.wraps(view)(sync_view))
