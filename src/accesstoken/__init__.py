@@ -14,6 +14,7 @@ token = verifier.verify(raw, scopes=("orders:read",))
 
 from __future__ import annotations
 
+from . import errors
 from ._dpop import DPoP, RequestContext
 from ._introspection import IntrospectionVerifier
 from ._keys.base import KeySet, KeySource, VerificationKey
@@ -27,81 +28,32 @@ from ._router import TokenRouter
 from ._token import AccessToken
 from ._user import TokenUser
 from ._verifier import TokenVerifier, Verifier
-from .errors import (
-    AccessTokenError,
-    DisallowedAlgorithm,
-    Forbidden,
-    InsufficientScope,
-    InsufficientUserAuthentication,
-    InvalidAudience,
-    InvalidClaim,
-    InvalidDPoPProof,
-    InvalidIssuer,
-    InvalidRequest,
-    InvalidSignature,
-    InvalidToken,
-    InvalidTokenType,
-    KeySourceError,
-    KeySourceUnavailable,
-    MalformedToken,
-    MissingClaim,
-    MissingToken,
-    RevocationUnavailable,
-    TokenError,
-    TokenExpired,
-    TokenInactive,
-    TokenNotYetValid,
-    TokenRevoked,
-    UnknownKey,
-)
+from .errors import *  # noqa: F403 - every error, named once: in errors.__all__
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AccessToken",
-    "AccessTokenError",
     "DPoP",
-    "DisallowedAlgorithm",
-    "Forbidden",
     "HMACSecret",
-    "InsufficientScope",
-    "InsufficientUserAuthentication",
     "IntrospectionVerifier",
-    "InvalidAudience",
-    "InvalidClaim",
-    "InvalidDPoPProof",
-    "InvalidIssuer",
-    "InvalidRequest",
-    "InvalidSignature",
-    "InvalidToken",
-    "InvalidTokenType",
     "JWKSEndpoint",
     "KeySet",
     "KeySource",
-    "KeySourceError",
-    "KeySourceUnavailable",
-    "MalformedToken",
-    "MissingClaim",
-    "MissingToken",
     "MultiIssuerVerifier",
     "OIDCDiscovery",
     "ProtectedResource",
     "RequestContext",
     "RevocationCheck",
-    "RevocationUnavailable",
     "StaticKeys",
-    "TokenError",
-    "TokenExpired",
-    "TokenInactive",
-    "TokenNotYetValid",
-    "TokenRevoked",
     "TokenRouter",
     "TokenUser",
     "TokenVerifier",
-    "UnknownKey",
     "VerificationKey",
     "Verifier",
 ]
+__all__ += errors.__all__
+__all__.sort()
 
 for _name in __all__:
     _obj = globals()[_name]

@@ -98,6 +98,11 @@ class Guard:
     def __post_init__(self) -> None:
         object.__setattr__(self, "step_up", bool(self.acr_values) or self.max_age is not None)
 
+    @classmethod
+    def of(cls, verifier: object, **fields: Any) -> Guard:
+        """Return the guard of an adapter built for `verifier`, taking its DPoP options."""
+        return cls(dpop=dpop_options(verifier), **fields)
+
     def demanding(
         self,
         scopes: Collection[str] = (),

@@ -7,14 +7,17 @@ when asked for, from claims that were validated before the token was built.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from operator import attrgetter
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, NoReturn, TypeVar, overload
 
 from .errors import Forbidden, InsufficientScope
 
 __all__ = ["AccessToken"]
+
+T = TypeVar("T")
 
 
 def _instant(value: object) -> datetime | None:
@@ -28,13 +31,36 @@ def _string(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+class _Read(Generic[T]):
+    """A read-only attribute of `AccessToken`, read from its slots by `read`.
+
+    One descriptor for every attribute, instead of a property apiece: the same cost on
+    access (one call of `read`), and assigning one raises `AttributeError` as for a property.
+    """
+
+    __slots__ = ("_read",)
+
+    def __init__(self, read: Callable[[AccessToken], T]) -> None:
+        self._read = read
+
+    @overload
+    def __get__(self, token: None, owner: type[AccessToken]) -> _Read[T]: ...
+    @overload
+    def __get__(self, token: AccessToken, owner: type[AccessToken]) -> T: ...
+    def __get__(self, token: AccessToken | None, owner: type[AccessToken]) -> T | _Read[T]:
+        return self if token is None else self._read(token)
+
+    def __set__(self, token: AccessToken, value: object) -> NoReturn:
+        raise AttributeError("an AccessToken is read-only")
+
+
 class AccessToken:
     """A verified access token: its raw form, header, claims and the values read from them.
 
     Immutable and hashable (by its raw form). `header` and `claims` are read-only views;
     the objects and arrays inside them are still `dict`s and `list`s, read-only ones when
     the verifier parsed them (a cached token is shared by every request that presents it).
-    Every attribute is a read-only property over a private slot: the constructor then
+    Every attribute is read-only (`_Read`) over a private slot: the constructor then
     stores plain slots, several times cheaper than the `object.__setattr__` calls a frozen
     class needs.
     """
@@ -59,70 +85,34 @@ class AccessToken:
         self._scopes = scopes
         self._roles = roles
 
-    @property
-    def raw(self) -> str:
-        """The compact token as received, without "Bearer "."""
-        return self._raw
-
-    @property
-    def header(self) -> Mapping[str, Any]:
-        """The protected header, read-only."""
-        return self._header
-
-    @property
-    def claims(self) -> Mapping[str, Any]:
-        """Every claim, read-only."""
-        return self._claims
-
-    @property
-    def audience(self) -> tuple[str, ...]:
-        """`aud`, always a tuple."""
-        return self._audience
-
-    @property
-    def scopes(self) -> frozenset[str]:
-        """The scopes granted, from the scope claim."""
-        return self._scopes
-
-    @property
-    def roles(self) -> frozenset[str]:
-        """The roles held, from the roles claim."""
-        return self._roles
-
-    @property
-    def subject(self) -> str | None:
-        """`sub` (RFC 7519 §4.1.2)."""
-        return _string(self._claims.get("sub"))
-
-    @property
-    def issuer(self) -> str | None:
-        """`iss` (RFC 7519 §4.1.1)."""
-        return _string(self._claims.get("iss"))
-
-    @property
-    def client_id(self) -> str | None:
-        """`client_id` (RFC 9068 §2.2), else `azp` (OpenID Connect Core §2)."""
-        return _string(self._claims.get("client_id")) or _string(self._claims.get("azp"))
-
-    @property
-    def jti(self) -> str | None:
-        """`jti` (RFC 7519 §4.1.7)."""
-        return _string(self._claims.get("jti"))
-
-    @property
-    def expires_at(self) -> datetime | None:
-        """`exp` as an aware UTC datetime."""
-        return _instant(self._claims.get("exp"))
-
-    @property
-    def issued_at(self) -> datetime | None:
-        """`iat` as an aware UTC datetime."""
-        return _instant(self._claims.get("iat"))
-
-    @property
-    def not_before(self) -> datetime | None:
-        """`nbf` as an aware UTC datetime."""
-        return _instant(self._claims.get("nbf"))
+    raw = _Read[str](attrgetter("_raw"))
+    """The compact token as received, without "Bearer "."""
+    header = _Read[Mapping[str, Any]](attrgetter("_header"))
+    """The protected header, read-only."""
+    claims = _Read[Mapping[str, Any]](attrgetter("_claims"))
+    """Every claim, read-only."""
+    audience = _Read[tuple[str, ...]](attrgetter("_audience"))
+    """`aud`, always a tuple."""
+    scopes = _Read[frozenset[str]](attrgetter("_scopes"))
+    """The scopes granted, from the scope claim."""
+    roles = _Read[frozenset[str]](attrgetter("_roles"))
+    """The roles held, from the roles claim."""
+    subject = _Read(lambda token: _string(token._claims.get("sub")))
+    """`sub` (RFC 7519 §4.1.2)."""
+    issuer = _Read(lambda token: _string(token._claims.get("iss")))
+    """`iss` (RFC 7519 §4.1.1)."""
+    client_id = _Read(
+        lambda token: _string(token._claims.get("client_id")) or _string(token._claims.get("azp"))
+    )
+    """`client_id` (RFC 9068 §2.2), else `azp` (OpenID Connect Core §2)."""
+    jti = _Read(lambda token: _string(token._claims.get("jti")))
+    """`jti` (RFC 7519 §4.1.7)."""
+    expires_at = _Read(lambda token: _instant(token._claims.get("exp")))
+    """`exp` as an aware UTC datetime."""
+    issued_at = _Read(lambda token: _instant(token._claims.get("iat")))
+    """`iat` as an aware UTC datetime."""
+    not_before = _Read(lambda token: _instant(token._claims.get("nbf")))
+    """`nbf` as an aware UTC datetime."""
 
     def has_scopes(self, *scopes: str) -> bool:
         """Return whether the token grants every one of `scopes`."""

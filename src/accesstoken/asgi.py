@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMa
 from typing import Any, Final, TypeAlias
 
 from ._asgi_request import asgi_carried
-from ._authenticate import Guard, Refusal, authenticate_async, dpop_options
+from ._authenticate import Guard, Refusal, authenticate_async
 from ._paths import ExcludedPaths
 from ._resource import ProtectedResource
 from ._responses import ErrorResponse
@@ -91,12 +91,8 @@ class AccessTokenMiddleware:
         self.verifier = verifier
         self._excluded = ExcludedPaths(exclude)
         self.exclude = self._excluded.paths
-        guard = Guard(
-            optional=optional,
-            realm=realm,
-            resource=resource,
-            public_url=public_url,
-            dpop=dpop_options(verifier),
+        guard = Guard.of(
+            verifier, optional=optional, realm=realm, resource=resource, public_url=public_url
         )
         self._guard = guard.demanding(scopes, roles, acr_values=acr_values, max_age=max_age)
         self._metadata = None if resource is None else _metadata_answer(resource)

@@ -54,15 +54,23 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class TokenAccepted(Event):
-    """A verifier returned a token."""
+    """A verifier returned a token.
+
+    `token` is the verified `AccessToken` (its `repr` hides the raw token); `duration` the
+    seconds the verification took, from the call to its result.
+    """
 
     token: AccessToken
-    duration: float  # seconds
+    duration: float
 
 
 @dataclass(frozen=True, slots=True)
 class TokenRejected(Event):
-    """A verifier raised (a `TokenError`, or a `KeySourceError`: the keys were out of reach)."""
+    """A verifier raised (a `TokenError`, or a `KeySourceError`: the keys were out of reach).
+
+    `error` is the exception the caller got; alert on its class (`TokenExpired` is routine,
+    a burst of `InvalidSignature` is not).
+    """
 
     error: AccessTokenError
     duration: float
@@ -79,7 +87,11 @@ class KeysFetched(Event):
 
 @dataclass(frozen=True, slots=True)
 class KeysFetchFailed(Event):
-    """Fetching a JWK Set or a discovery document failed; `reason` is a fixed description."""
+    """Fetching a JWK Set or a discovery document failed.
+
+    `reason` is a fixed description ("the server answered 503", "timed out", ...), never
+    text the server sent; `duration` includes the wait for a timeout.
+    """
 
     url: str
     reason: str
@@ -96,7 +108,10 @@ class StaleKeysServed(Event):
 
 @dataclass(frozen=True, slots=True)
 class IntrospectionCalled(Event):
-    """An introspection endpoint answered (`active`) or failed (`active` None)."""
+    """An introspection endpoint answered (`active`) or failed (`active` None).
+
+    Emitted once per request sent: answers served from the cache emit nothing.
+    """
 
     url: str
     active: bool | None

@@ -17,7 +17,7 @@ from functools import cached_property
 from operator import attrgetter
 
 from ._asgi_request import asgi_carried
-from ._authenticate import Guard, Refusal, authenticate_async, dpop_options
+from ._authenticate import Guard, Refusal, authenticate_async
 from ._resource import ProtectedResource
 from ._responses import ErrorResponse
 from ._token import AccessToken
@@ -117,12 +117,8 @@ class BearerAuth(SecurityBase):
     ) -> None:
         self._root = self  # `optional` and `require()` read the verifier of the one made here
         self._verifier = verifier
-        self._guard = Guard(
-            optional=optional,
-            realm=realm,
-            resource=resource,
-            public_url=public_url,
-            dpop=dpop_options(verifier),
+        self._guard = Guard.of(
+            verifier, optional=optional, realm=realm, resource=resource, public_url=public_url
         ).demanding(scopes, roles)
         self.description = description
         self.bearer_format = bearer_format

@@ -451,14 +451,10 @@ class RedisReplayCache:
     never the client's fault): a proof that cannot be recorded is not accepted, as it
     could be replayed. There is no `fail_open`.
 
-    Args:
-        client: a `redis.Redis`, for `verify()`; None if only the async path is used.
-        async_client: a `redis.asyncio.Redis`, for `verify_async()`.
-        prefix: the start of every key.
-
-    Raises:
-        TypeError: no client at all, or a prefix that is not a string.
-        ImportError: redis-py is not installed (`pip install 'accesstoken[redis]'`).
+    `client` (for `verify()`), `async_client` (for `verify_async()`) and `prefix` (the start
+    of every key) are those of `RedisDenylist`, and so are the errors of a wrong one:
+    `TypeError` for no client at all or a prefix that is not a string, `ImportError` without
+    redis-py (`pip install 'accesstoken[redis]'`).
     """
 
     def __init__(

@@ -17,7 +17,7 @@ the decision to the endpoints; only a token that is present but invalid is refus
 from __future__ import annotations
 
 from ._asgi_request import asgi_carried
-from ._authenticate import Guard, Refusal, authenticate_async, dpop_options
+from ._authenticate import Guard, Refusal, authenticate_async
 from ._resource import ProtectedResource
 from ._token import AccessToken
 from ._user import TokenUser
@@ -74,12 +74,8 @@ class BearerBackend(AuthenticationBackend):
         resource: ProtectedResource | None = None,
     ) -> None:
         self.verifier = verifier
-        self._guard = Guard(
-            optional=True,
-            realm=realm,
-            resource=resource,
-            public_url=public_url,
-            dpop=dpop_options(verifier),
+        self._guard = Guard.of(
+            verifier, optional=True, realm=realm, resource=resource, public_url=public_url
         )
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:

@@ -281,18 +281,7 @@ class LocalIssuer:
         Raises:
             ValueError: `headers` removes `alg`.
         """
-        now = int(time.time())
-        scope = scopes if isinstance(scopes, str) else " ".join(scopes)
-        audience = self.audience
-        default_claims = {
-            "iss": self.issuer,
-            "aud": audience if isinstance(audience, str) or audience is None else list(audience),
-            "sub": subject,
-            "iat": now,
-            "exp": now + expires_in,
-            "jti": secrets.token_urlsafe(16),
-            "scope": scope or None,
-        }
+        default_claims = {"iss": self.issuer, **self._claims(subject, scopes, expires_in)}
         key = self._keys[-1]
         header = _without_none(
             {"alg": key.algorithm, "kid": key.kid, "typ": "JWT", **(headers or {})}
@@ -302,6 +291,21 @@ class LocalIssuer:
         claims = _bound(claims, dpop_key)
         payload = json.dumps(_without_none({**default_claims, **claims}), separators=(",", ":"))
         return jws.serialize_compact(header, payload.encode(), key.key, registry=_REGISTRY)
+
+    def _claims(
+        self, subject: str | None, scopes: str | Iterable[str], expires_in: int
+    ) -> dict[str, Any]:
+        """Return the claims every token has, signed or opaque (None: left out)."""
+        now = int(time.time())
+        audience = self.audience
+        return {
+            "aud": audience if isinstance(audience, str) or audience is None else list(audience),
+            "sub": subject,
+            "iat": now,
+            "exp": now + expires_in,
+            "jti": secrets.token_urlsafe(16),
+            "scope": (scopes if isinstance(scopes, str) else " ".join(scopes)) or None,
+        }
 
     def add_client(self, client_id: str, secret: str, *, scopes: Collection[str] = ()) -> None:
         """Register a client of the token endpoint (RFC 6749 §4.4, client credentials).
@@ -337,16 +341,8 @@ class LocalIssuer:
             dpop_key: Bind the token to this client key: the endpoint tells its `cnf.jkt`.
             **claims: Claims to add, replace or, given as None, remove (`client_id="app"`).
         """
-        now = int(time.time())
-        scope = scopes if isinstance(scopes, str) else " ".join(scopes)
-        audience = self.audience
         details = {
-            "aud": audience if isinstance(audience, str) or audience is None else list(audience),
-            "sub": subject,
-            "iat": now,
-            "exp": now + expires_in,
-            "jti": secrets.token_urlsafe(16),
-            "scope": scope or None,
+            **self._claims(subject, scopes, expires_in),
             "token_type": "Bearer" if dpop_key is None else "DPoP",
             **_bound(claims, dpop_key),
         }
@@ -497,14 +493,11 @@ class LocalIssuer:
 
     def _token_endpoint(self, request: Request) -> Response:
         """Answer a token request of the client-credentials grant (RFC 6749 §4.4)."""
-        client = self._client_request(request)
+        client = self._client_request(request, "grant_type")
         if isinstance(client, Response):
             return client
         client_id, params = client
-        grant_type = params.get("grant_type")
-        if grant_type is None:
-            return _oauth_error(400, "invalid_request", "grant_type is missing")
-        if grant_type != "client_credentials":
+        if params["grant_type"] != "client_credentials":
             return _oauth_error(400, "unsupported_grant_type", "only client_credentials")
         allowed = self._clients[client_id].scopes
         requested = set(params.get("scope", "").split())
@@ -519,17 +512,18 @@ class LocalIssuer:
 
     def _introspection_endpoint(self, request: Request) -> Response:
         """Answer an introspection request (RFC 7662 §2.1) from an authenticated client."""
-        client = self._client_request(request)
+        client = self._client_request(request, "token")
         if isinstance(client, Response):
             return client
-        _, params = client
-        token = params.get("token")
-        if token is None:
-            return _oauth_error(400, "invalid_request", "token is missing")
-        return Response.json(self.introspect(token), headers=_NO_STORE)
+        return Response.json(self.introspect(client[1]["token"]), headers=_NO_STORE)
 
-    def _client_request(self, request: Request) -> tuple[str, dict[str, str]] | Response:
-        """Return the authenticated client's id and the form's parameters, or the error."""
+    def _client_request(
+        self, request: Request, required: str
+    ) -> tuple[str, dict[str, str]] | Response:
+        """Return the authenticated client's id and the form's parameters, or the error.
+
+        The `required` parameter missing is an `invalid_request`, once the client is known.
+        """
         form = request.form()
         if any(len(values) > 1 for values in form.values()):  # RFC 6749 §3.2
             return _oauth_error(400, "invalid_request", "a parameter was sent more than once")
@@ -537,6 +531,8 @@ class LocalIssuer:
         client_id = self._authenticate(request.headers.get("Authorization"), params)
         if isinstance(client_id, Response):
             return client_id
+        if required not in params:
+            return _oauth_error(400, "invalid_request", f"{required} is missing")
         return client_id, params
 
     def _authenticate(self, authorization: str | None, params: Mapping[str, str]) -> str | Response:
