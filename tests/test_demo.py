@@ -16,6 +16,7 @@ import pytest
 
 from accesstoken import _demo
 from accesstoken._cli import main
+from accesstoken._demo_report import Step
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -42,33 +43,57 @@ ANSWERS = {
 EXPECTED = {title: answer for answer, titles in ANSWERS.items() for title in titles}
 
 
+# A row of a demo's table; a status is an HTTP one or the name of a gRPC status code.
+ROW = re.compile(r"^\d+\s+(.+?)\s{2,}(\d{3}|[A-Z_]+)\s+(\S+)\s+(\S+)\s+(ok|FAIL)\b")
+
+
 def rows(output: str) -> dict[str, tuple[str, str, str, str]]:
     """Return each table row's step title with its expected status, status got, hop, result."""
     found = {}
     for line in output.splitlines():
-        match = re.match(r"^\d+\s+(.+?)\s{2,}(\d{3})\s+(\S+)\s+(\S+)\s+(ok|FAIL)\b", line)
+        match = ROW.match(line)
         if match:
             found[match[1]] = (match[2], match[3], match[4], match[5])
     return found
 
 
 def challenges(output: str) -> dict[str, str]:
-    """Return the WWW-Authenticate line printed under each step, by step title."""
+    """Return the challenge line (HTTP header or gRPC metadata) under each step, by title."""
     found, title = {}, ""
     for line in output.splitlines():
-        if match := re.match(r"^\d+\s+(.+?)\s{2,}\d{3}\s", line):
+        if match := ROW.match(line):
             title = match[1]
-        elif match := re.match(r"^\s+WWW-Authenticate: (.*)$", line):
+        elif match := re.match(r"^\s+(?:WWW-Authenticate|www-authenticate): (.*)$", line):
             found[title] = match[1]
     return found
+
+
+def check_played(demo: tuple[int, str], expected: dict[str, tuple[str, str]]) -> str:
+    """Check that a demo exited 0, each step with the status and hop expected; return the output."""
+    code, output = demo
+    assert code == 0, output
+    found = rows(output)
+    assert {title: (got, hop) for title, (_, got, hop, _) in found.items()} == expected
+    assert all(result == "ok" for *_, result in found.values())
+    assert f"{len(expected)}/{len(expected)} steps behaved as expected" in output
+    return output
 
 
 def table(output: str) -> str:
     """Return the table of a demo's output: from its heading to the first empty line."""
     lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("#   step"))
+    start = next(i for i, line in enumerate(lines) if re.match(r"#\s+step\s", line))
     end = lines.index("", start)
     return "\n".join(lines[start:end])
+
+
+def check_documented(heading: str, output: str) -> None:
+    """Check that docs/cli.md shows under `heading` (its first `text` block) the table printed."""
+    page = (DOCS / "cli.md").read_text()
+    shown = re.search(r"```text\n(.*?)\n```", page[page.index(heading) :], flags=re.S)
+    printed = table(output)
+    assert shown is not None, f"docs/cli.md: no table under {heading}"
+    assert shown[1] == printed, f"docs/cli.md: under {heading}, replace the table with\n{printed}"
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +106,7 @@ def demo_output() -> tuple[int, str]:
 
 
 def test_demo_plays_every_step_and_frees_its_ports(demo_output: tuple[int, str]) -> None:
-    code, output = demo_output
-    assert code == 0, output
-    table = rows(output)
-    assert {title: (got, hop) for title, (_, got, hop, _) in table.items()} == EXPECTED
-    assert all(result == "ok" for *_, result in table.values())
-    assert "13/13 steps behaved as expected" in output
+    output = check_played(demo_output, EXPECTED)
     urls = re.findall(r"http://127\.0\.0\.1:\d+", output)
     assert len(set(urls)) == 3
     for url in set(urls):
@@ -107,18 +127,11 @@ def test_every_refusal_shows_its_challenge(demo_output: tuple[int, str]) -> None
 def test_the_command_line_page_shows_the_table_the_demo_prints(
     demo_output: tuple[int, str],
 ) -> None:
-    page = (DOCS / "cli.md").read_text()
-    section = page[page.index("## `accesstoken demo`") :]
-    shown = re.search(r"```text\n(.*?)\n```", section, flags=re.S)
-    assert shown is not None
-    printed = table(demo_output[1])
-    assert shown[1] == printed, f"docs/cli.md: replace the demo's table with\n{printed}"
+    check_documented("## `accesstoken demo`", demo_output[1])
 
 
 def test_a_failing_step_makes_the_demo_fail(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        _demo, "_tour", lambda demo: [_demo.Step("no token", 401, 200, hop="gateway")]
-    )
+    monkeypatch.setattr(_demo, "_tour", lambda demo: [Step("no token", 401, 200, hop="gateway")])
     out = io.StringIO()
     assert _demo.run_demo(out) == 1
     assert rows(out.getvalue()) == {"no token": ("401", "200", "gateway", "FAIL")}

@@ -362,6 +362,11 @@ def _parser() -> argparse.ArgumentParser:
         help="an MCP client refused, told where to get a token, then served (needs [mcp])",
     )
 
+    commands.add_parser(
+        "demo-grpc",
+        help="a gRPC service behind AccessTokenInterceptor, called over a channel (needs [grpc])",
+    )
+
     inspect = commands.add_parser("inspect", help="print a token's header and claims, UNVERIFIED")
     inspect.add_argument("token", help='the token, or "-" to read it from stdin')
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
@@ -427,6 +432,12 @@ def _run(args: argparse.Namespace, stdin: TextIO) -> tuple[int, str]:
         except ImportError as exc:  # the extra is missing: say which
             raise _UsageError(str(exc)) from None
         return run_mcp_demo(sys.stdout), ""
+    if args.command == "demo-grpc":
+        try:
+            from ._demo_grpc import run_grpc_demo
+        except ImportError as exc:  # grpcio is missing: accesstoken.grpc says how to get it
+            raise _UsageError(str(exc)) from None
+        return run_grpc_demo(sys.stdout), ""
     out = io.StringIO()
     if args.command == "inspect":
         code = _inspect(args, out, stdin)

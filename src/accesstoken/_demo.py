@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -35,6 +34,7 @@ from urllib.parse import unquote
 
 import httpx
 
+from ._demo_report import Step, collected_logs, report
 from ._introspection import IntrospectionVerifier
 from ._keys.discovery import OIDCDiscovery
 from ._router import TokenRouter
@@ -182,25 +182,6 @@ def _gateway(orders: httpx.AsyncClient) -> ASGIApp:
 
 
 @dataclass
-class Step:
-    """One request of the tour, what it should get, and what it got."""
-
-    title: str
-    expected: int
-    got: int | None = None
-    detail: str = ""
-    extra_ok: bool = True
-    hop: str = ""
-    """Who answered: "IdP", "gateway" or "service"."""
-    challenge: str | None = None
-    """The `WWW-Authenticate` header of a 401 or 403."""
-
-    @property
-    def ok(self) -> bool:
-        return self.got == self.expected and self.extra_ok
-
-
-@dataclass
 class _Demo:
     """The running servers and what the tour needs to reach them."""
 
@@ -332,54 +313,6 @@ def _tamper(token: str) -> str:
     return ".".join((header, payload[:10] + flipped + payload[11:], signature))
 
 
-def _table(steps: list[Step]) -> str:
-    """Return the steps as a plain-text table; a challenge goes on a line of its own."""
-    rows = [("#", "step", "expected", "got", "answered by", "result", "detail")]
-    for number, step in enumerate(steps, 1):
-        result = "ok" if step.ok else "FAIL"
-        got = str(step.got)
-        rows.append(
-            (str(number), step.title, str(step.expected), got, step.hop, result, step.detail)
-        )
-    fixed = len(rows[0]) - 1
-    widths = [max(len(row[i]) for row in rows) for i in range(fixed)]
-    indent = " " * (widths[0] + 2)
-    lines = []
-    for index, row in enumerate(rows):
-        cells = [cell.ljust(width) for cell, width in zip(row[:fixed], widths, strict=True)]
-        lines.append("  ".join([*cells, row[fixed]]).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * width for width in [*widths, 6]))
-        elif row[3] in ("401", "403"):
-            challenge = steps[index - 1].challenge or "(none sent)"
-            lines.append(f"{indent}WWW-Authenticate: {challenge}")
-    return "\n".join(lines)
-
-
-class _ListHandler(logging.Handler):
-    def __init__(self, lines: list[str]) -> None:
-        super().__init__(logging.INFO)
-        self.lines = lines
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(f"{record.levelname}: {record.getMessage()}")
-
-
-@contextmanager
-def _collected_logs() -> Iterator[list[str]]:
-    """Collect the library's log lines, to print them after the table instead of amid it."""
-    lines: list[str] = []
-    handler = _ListHandler(lines)
-    logger = logging.getLogger("accesstoken")
-    logger.addHandler(handler)
-    propagate, logger.propagate = logger.propagate, False
-    try:
-        yield lines
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
-
-
 # --- running it ------------------------------------------------------------------------
 
 
@@ -442,14 +375,9 @@ def run_demo(out: TextIO, *, keep_running: bool = False) -> int:
         print(f"  identity provider  {idp_url}", file=out)
         print(f"  gateway            {gateway_url}   (checks every token)", file=out)
         print(f"  orders service     {orders_url}   (checks again, demands {SCOPE})\n", file=out)
-        with _collected_logs() as logs:
+        with collected_logs() as logs:
             steps = _tour(demo)
-        print(_table(steps), file=out)
-        if logs:
-            print("\nLogged by the verifiers meanwhile (logger 'accesstoken'):", file=out)
-            print("\n".join(f"  {line}" for line in logs), file=out)
-        passed = all(step.ok for step in steps)
-        print(f"\n{sum(s.ok for s in steps)}/{len(steps)} steps behaved as expected.", file=out)
+        passed = report(steps, logs, out)
         if keep_running:
             _wait_for_ctrl_c(demo, out)
     print("All servers stopped.", file=out)
