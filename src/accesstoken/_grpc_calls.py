@@ -9,16 +9,17 @@ differ.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any, Final, NoReturn
 
 import grpc
 import grpc.aio
 
 from ._authenticate import Carried, Guard, Refusal
+from ._verifier import Verifier
 from .errors import AccessTokenError
 
-__all__ = ["Wrap", "abort", "carried", "each_in", "ending", "rewrapped"]
+__all__ = ["Interceptor", "Wrap", "abort", "carried", "each_in", "ending", "rewrapped"]
 
 CODES: Final = {403: grpc.StatusCode.PERMISSION_DENIED, 503: grpc.StatusCode.UNAVAILABLE}
 #: Each kind of method: the handler's attribute and the factory of a handler of that kind.
@@ -73,3 +74,31 @@ def each_in(
             return
         except AccessTokenError as exc:
             abort(context, Guard().refuse(exc))
+
+
+class Interceptor:
+    """What both interceptors share: the guard of each method, and the wrapping."""
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        scopes: Mapping[str, Collection[str]] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> None:
+        if isinstance(exclude, str):
+            raise TypeError('exclude must be a collection of prefixes, such as ("/grpc.health",)')
+        self.verifier = verifier
+        self.exclude = tuple(exclude)
+        self._handlers: dict[str, tuple[Any, Any]] = {}  # by method: (handler, guarded)
+        self._guards = {method: Guard(scopes=tuple(s)) for method, s in (scopes or {}).items()}
+
+    def _guarded(self, handler: Any, method: str, wrap: Wrap) -> Any:
+        if handler is None or method.startswith(self.exclude):
+            return handler
+        # The server asks for every call; the handler of a method is rebuilt only if it changed.
+        known = self._handlers.get(method)
+        if known is None or known[0] is not handler:
+            guard = self._guards.get(method, Guard())
+            known = self._handlers[method] = (handler, rewrapped(handler, wrap, guard))
+        return known[1]

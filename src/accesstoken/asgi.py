@@ -21,32 +21,26 @@ streaming responses and websockets are untouched once the token is accepted.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
-from typing import Any, Final, TypeAlias
+from collections.abc import Collection, Iterable
 
-from ._asgi_request import asgi_carried
+from ._asgi import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    answer_later,
+    asgi_carried,
+    metadata_answer,
+    refuse,
+)
 from ._authenticate import Guard, Refusal, authenticate_async
 from ._paths import ExcludedPaths
 from ._resource import ProtectedResource
-from ._responses import ErrorResponse
 from ._verifier import Verifier
-from .errors import AccessTokenError, KeySourceError
+from .errors import AccessTokenError
 
 __all__ = ["ASGIApp", "AccessTokenMiddleware", "Message", "Receive", "Scope", "Send"]
-
-# As in `starlette/types.py`; declared here so that this module needs no framework.
-Scope: TypeAlias = MutableMapping[str, Any]
-Message: TypeAlias = MutableMapping[str, Any]
-Receive: TypeAlias = Callable[[], Awaitable[Message]]
-Send: TypeAlias = Callable[[Message], Awaitable[None]]
-ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-#: RFC 6455 §7.4.1: 1008 "policy violation" refuses the client's credentials; 1013 "try
-#: again later" says the server cannot check them now (a 503, never the client's fault).
-WS_POLICY_VIOLATION: Final = 1008
-WS_TRY_AGAIN_LATER: Final = 1013
-_DENIAL_EXTENSION: Final = "websocket.http.response"
 
 
 class AccessTokenMiddleware:
@@ -95,7 +89,7 @@ class AccessTokenMiddleware:
             verifier, optional=optional, realm=realm, resource=resource, public_url=public_url
         )
         self._guard = guard.demanding(scopes, roles, acr_values=acr_values, max_age=max_age)
-        self._metadata = None if resource is None else _metadata_answer(resource)
+        self._metadata = None if resource is None else metadata_answer(resource)
         # A Starlette or FastAPI app answers an exception of a route with its own 500 before
         # this middleware sees it: such an app is given a handler for refusals instead.
         handlers = getattr(app, "exception_handlers", None)
@@ -114,7 +108,7 @@ class AccessTokenMiddleware:
         guard = self._guard
         outcome = await authenticate_async(self.verifier, guard, asgi_carried(guard, scope))
         if isinstance(outcome, Refusal):
-            await _refuse(outcome, scope, receive, send)
+            await refuse(outcome, scope, receive, send)
             return
         scope.setdefault("state", {})["access_token"] = outcome
         try:  # free until something raises: no wrapper around `send` on every request
@@ -123,73 +117,11 @@ class AccessTokenMiddleware:
             if scope["type"] != "http":
                 raise
             try:
-                await _refuse(self._guard.refuse(exc), scope, receive, send)
+                await refuse(self._guard.refuse(exc), scope, receive, send)
             except Exception:  # the app had started its answer: nothing to replace
                 raise exc from None
 
     async def _in_app(self, _request: object, exc: Exception) -> ASGIApp:
         """The Starlette exception handler of a refusal raised in a route."""
         assert isinstance(exc, AccessTokenError)  # the type it is registered for
-        return await _answer_later(self._guard.refuse(exc))
-
-
-def _metadata_answer(
-    resource: ProtectedResource,
-) -> tuple[str, Callable[[Send], Awaitable[None]]]:
-    """Return the metadata path and a function answering it with the document (RFC 9728 §3.2)."""
-    body = json.dumps(resource.metadata()).encode()
-    start = {
-        "type": "http.response.start",
-        "status": 200,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-    }
-
-    async def answer(send: Send) -> None:
-        await send(dict(start))
-        await send({"type": "http.response.body", "body": body})
-
-    return resource.metadata_path, answer
-
-
-async def _answer_later(refusal: Refusal) -> ASGIApp:
-    """Return an ASGI app answering `refusal` (what a Starlette exception handler returns)."""
-
-    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
-        await _send_json(send, "http", refusal.response)
-
-    return answer
-
-
-async def _refuse(refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer a refused request; refuse a websocket before `websocket.accept`.
-
-    A websocket gets the HTTP answer when the server offers the denial response extension,
-    else a `websocket.close` (the server then answers the handshake with 403).
-    """
-    if scope["type"] == "http":
-        await _send_json(send, "http", refusal.response)
-        return
-    if (await receive())["type"] != "websocket.connect":
-        return  # the client has gone already
-    if _DENIAL_EXTENSION in scope.get("extensions", {}):
-        await _send_json(send, "websocket.http", refusal.response)
-        return
-    exc = refusal.error
-    code = WS_TRY_AGAIN_LATER if isinstance(exc, KeySourceError) else WS_POLICY_VIOLATION
-    await send({"type": "websocket.close", "code": code, "reason": exc.error or "unauthorized"})
-
-
-async def _send_json(send: Send, kind: str, response: ErrorResponse) -> None:
-    """Send `response` as a JSON answer of `kind` ("http" or "websocket.http")."""
-    body = json.dumps(response.body).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *((name.lower().encode(), value.encode()) for name, value in response.headers.items()),
-    ]
-    start = {"type": f"{kind}.response.start", "status": response.status_code, "headers": headers}
-    await send(start)
-    await send({"type": f"{kind}.response.body", "body": body})
+        return await answer_later(self._guard.refuse(exc))

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from operator import attrgetter
 
-from ._asgi_request import asgi_carried
+from ._asgi import asgi_carried
 from ._authenticate import Guard, Refusal, authenticate_async
 from ._resource import ProtectedResource
 from ._responses import ErrorResponse

@@ -20,19 +20,18 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, cast
 
 from ._authenticate import Guard, Refusal, authenticate, authenticate_async
 from ._token import AccessToken
-from ._verifier import Verifier
 from .errors import AccessTokenError
 
 try:
     import grpc
     import grpc.aio
 
-    from ._grpc_calls import Wrap, abort, carried, each_in, ending, rewrapped
+    from ._grpc_calls import Interceptor, abort, carried, each_in, ending
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("accesstoken.grpc needs grpcio: pip install 'accesstoken[grpc]'") from exc
 
@@ -50,35 +49,7 @@ def current_token() -> AccessToken:
     return _token.get()
 
 
-class _Interceptor:
-    """What both interceptors share: the guard of each method, and the wrapping."""
-
-    def __init__(
-        self,
-        verifier: Verifier,
-        *,
-        scopes: Mapping[str, Collection[str]] | None = None,
-        exclude: Iterable[str] = (),
-    ) -> None:
-        if isinstance(exclude, str):
-            raise TypeError('exclude must be a collection of prefixes, such as ("/grpc.health",)')
-        self.verifier = verifier
-        self.exclude = tuple(exclude)
-        self._handlers: dict[str, tuple[Any, Any]] = {}  # by method: (handler, guarded)
-        self._guards = {method: Guard(scopes=tuple(s)) for method, s in (scopes or {}).items()}
-
-    def _guarded(self, handler: Any, method: str, wrap: Wrap) -> Any:
-        if handler is None or method.startswith(self.exclude):
-            return handler
-        # The server asks for every call; the handler of a method is rebuilt only if it changed.
-        known = self._handlers.get(method)
-        if known is None or known[0] is not handler:
-            guard = self._guards.get(method, Guard())
-            known = self._handlers[method] = (handler, rewrapped(handler, wrap, guard))
-        return known[1]
-
-
-class AccessTokenInterceptor(_Interceptor, grpc.ServerInterceptor):
+class AccessTokenInterceptor(Interceptor, grpc.ServerInterceptor):
     """Verify the bearer token of every call of a `grpc.server`, with `verify()`.
 
     Args:
@@ -107,7 +78,7 @@ class AccessTokenInterceptor(_Interceptor, grpc.ServerInterceptor):
         return guarded
 
 
-class AsyncAccessTokenInterceptor(_Interceptor, grpc.aio.ServerInterceptor):
+class AsyncAccessTokenInterceptor(Interceptor, grpc.aio.ServerInterceptor):
     """Verify the bearer token of every call of a `grpc.aio.server`, with `verify_async()`.
 
     Takes the arguments of `AccessTokenInterceptor`.

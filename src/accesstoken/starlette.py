@@ -16,7 +16,7 @@ the decision to the endpoints; only a token that is present but invalid is refus
 
 from __future__ import annotations
 
-from ._asgi_request import asgi_carried
+from ._asgi import asgi_carried
 from ._authenticate import Guard, Refusal, authenticate_async
 from ._resource import ProtectedResource
 from ._token import AccessToken
