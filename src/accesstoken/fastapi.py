@@ -5,7 +5,7 @@ refresh never blocks the loop. Refusals are `HTTPException`s with `detail={"erro
 "error_description"}` and the challenge (`install_error_handlers(app)`: the flat body);
 one raised in an endpoint (`token.require_roles("admin")`) is answered alike without setup
 (see docs/performance.md for why a handler and not a `yield` dependency).
-`install_openapi(app)` and `OAuth2Flows` (in `_openapi.py`) complete the schema.
+`install_openapi(app)`, `OAuth2Flows` and `install_error_handlers` (in `_fastapi_app.py`) are set up once.
 """
 
 from __future__ import annotations
@@ -19,17 +19,15 @@ from operator import attrgetter
 from ._asgi import asgi_carried
 from ._authenticate import Guard, Refusal, authenticate_async
 from ._resource import ProtectedResource
-from ._responses import ErrorResponse
 from ._token import AccessToken
 from ._verifier import Verifier
 from .errors import AccessTokenError
 
 try:
-    from fastapi import FastAPI, HTTPException, Request
+    from fastapi import Request
     from fastapi.exception_handlers import http_exception_handler
     from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
     from fastapi.openapi.models import OAuth2 as OAuth2Model
-    from fastapi.responses import JSONResponse
     from fastapi.security import SecurityScopes
     from fastapi.security.base import SecurityBase
     from starlette.responses import Response
@@ -38,7 +36,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "accesstoken.fastapi needs FastAPI: pip install 'accesstoken[fastapi]'"
     ) from exc
 
-from ._openapi import OAuth2Flows, install_openapi
+from ._fastapi_app import (
+    AccessTokenHTTPException,
+    OAuth2Flows,
+    install_error_handlers,
+    install_openapi,
+)
 
 __all__ = [
     "AccessTokenHTTPException",
@@ -51,21 +54,6 @@ __all__ = [
 #: Where Starlette's `ExceptionMiddleware` puts its handlers (a dict by exception class, its
 #: own, kept for the app's life) for the request's routes to look up.
 _HANDLERS = "starlette.exception_handlers"
-
-
-class AccessTokenHTTPException(HTTPException):
-    """An `HTTPException` that remembers the error it reports, for `install_error_handlers`."""
-
-    def __init__(
-        self,
-        error: AccessTokenError,
-        realm: str | None = None,
-        *,
-        response: ErrorResponse | None = None,
-    ) -> None:
-        response = response or Guard(realm=realm).refuse(error).response
-        super().__init__(response.status_code, detail=response.body, headers=response.headers)
-        self.token_error = error
 
 
 class BearerAuth(SecurityBase):
@@ -202,40 +190,3 @@ class BearerAuth(SecurityBase):
         vars(derived).pop("optional", None)  # `self.optional` when cached: not the copy's
         derived._guard = guard
         return derived
-
-
-def install_error_handlers(
-    app: FastAPI, *, realm: str | None = None, resource: ProtectedResource | None = None
-) -> None:
-    """Make `app` answer token errors with the flat `{"error", "error_description"}` body.
-
-    With `resource`, `app` also answers `GET resource.metadata_path` with the RFC 9728
-    document, without authentication, and errors raised in endpoints name it in their
-    challenge.
-
-    Also renders an `AccessTokenError` raised in an endpoint (say, by
-    `token.require_roles("admin")`) with that body; without it, `BearerAuth` answers one
-    with FastAPI's `{"detail": ...}` body.
-
-    `realm` is the `realm` of `WWW-Authenticate` for errors raised in endpoints.
-    """
-
-    guard = Guard(realm=realm, resource=resource)
-
-    async def flat(_request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, AccessTokenError):  # raised in an endpoint
-            exc = AccessTokenHTTPException(exc, response=guard.refuse(exc).response)
-        assert isinstance(exc, AccessTokenHTTPException)  # the only other type registered
-        return JSONResponse(exc.detail, exc.status_code, exc.headers)
-
-    app.add_exception_handler(AccessTokenHTTPException, flat)
-    app.add_exception_handler(AccessTokenError, flat)
-    if resource is not None:
-        document = resource.metadata()
-
-        async def metadata() -> JSONResponse:
-            return JSONResponse(document)
-
-        app.add_api_route(
-            resource.metadata_path, metadata, methods=["GET"], include_in_schema=False
-        )

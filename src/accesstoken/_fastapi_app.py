@@ -1,8 +1,10 @@
-"""The OpenAPI side of `accesstoken.fastapi`: OAuth 2.0 flows for Swagger UI, and a schema
-that says what each guarded operation demands and how it refuses.
+"""What `accesstoken.fastapi` gives a FastAPI app once: error handlers, and an OpenAPI schema.
 
-Kept apart from the dependency itself, which runs on every request; this runs once, when
-the schema is built. Both names are re-exported by `accesstoken.fastapi`.
+`install_error_handlers()` renders `AccessTokenHTTPException` (what the dependency raises)
+with the flat RFC 6750 body; `install_openapi()` and `OAuth2Flows` make the schema say what
+each guarded operation demands and how it refuses, with OAuth 2.0 flows for Swagger UI.
+Kept apart from the dependency itself, which runs on every request; this runs when the app
+is set up or its schema built. Every name is re-exported by `accesstoken.fastapi`.
 """
 
 from __future__ import annotations
@@ -11,24 +13,44 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.openapi.models import OAuth2 as OAuth2Model
 from fastapi.openapi.models import (
     OAuthFlowAuthorizationCode,
     OAuthFlowClientCredentials,
     OAuthFlows,
 )
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from typing_extensions import Unpack
 
+from ._authenticate import Guard
 from ._keys.discovery import check_issuer, metadata_document, required
 from ._remote.flow import run
 from ._remote.settings import RemoteOptions, RemoteSettings
+from ._resource import ProtectedResource
+from ._responses import ErrorResponse
+from .errors import AccessTokenError
 
 if TYPE_CHECKING:
     from .fastapi import BearerAuth
 
-__all__ = ["OAuth2Flows", "install_openapi"]
+__all__ = ["AccessTokenHTTPException", "OAuth2Flows", "install_error_handlers", "install_openapi"]
+
+
+class AccessTokenHTTPException(HTTPException):
+    """An `HTTPException` that remembers the error it reports, for `install_error_handlers`."""
+
+    def __init__(
+        self,
+        error: AccessTokenError,
+        realm: str | None = None,
+        *,
+        response: ErrorResponse | None = None,
+    ) -> None:
+        response = response or Guard(realm=realm).refuse(error).response
+        super().__init__(response.status_code, detail=response.body, headers=response.headers)
+        self.token_error = error
 
 
 @dataclass(frozen=True)
@@ -215,4 +237,41 @@ def _describe_operation(
                 "headers": {header: {"schema": {"type": "string"}}},
                 "content": {"application/json": {"schema": body}},
             },
+        )
+
+
+def install_error_handlers(
+    app: FastAPI, *, realm: str | None = None, resource: ProtectedResource | None = None
+) -> None:
+    """Make `app` answer token errors with the flat `{"error", "error_description"}` body.
+
+    With `resource`, `app` also answers `GET resource.metadata_path` with the RFC 9728
+    document, without authentication, and errors raised in endpoints name it in their
+    challenge.
+
+    Also renders an `AccessTokenError` raised in an endpoint (say, by
+    `token.require_roles("admin")`) with that body; without it, `BearerAuth` answers one
+    with FastAPI's `{"detail": ...}` body.
+
+    `realm` is the `realm` of `WWW-Authenticate` for errors raised in endpoints.
+    """
+
+    guard = Guard(realm=realm, resource=resource)
+
+    async def flat(_request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, AccessTokenError):  # raised in an endpoint
+            exc = AccessTokenHTTPException(exc, response=guard.refuse(exc).response)
+        assert isinstance(exc, AccessTokenHTTPException)  # the only other type registered
+        return JSONResponse(exc.detail, exc.status_code, exc.headers)
+
+    app.add_exception_handler(AccessTokenHTTPException, flat)
+    app.add_exception_handler(AccessTokenError, flat)
+    if resource is not None:
+        document = resource.metadata()
+
+        async def metadata() -> JSONResponse:
+            return JSONResponse(document)
+
+        app.add_api_route(
+            resource.metadata_path, metadata, methods=["GET"], include_in_schema=False
         )
