@@ -31,19 +31,15 @@ Admit: TypeAlias = Callable[[tuple[Any, ...], AccessToken | Refusal | None], Any
 
 
 def wsgi_carried(
-    guard: Guard,
-    environ: Mapping[str, Any],
-    method: str,
-    scheme: str,
-    host: Callable[[], str],
-    raw_path: Callable[[], str],
+    guard: Guard, environ: Mapping[str, Any], where: Callable[[], tuple[str, str, str]]
 ) -> Carried:
     """Return what a WSGI request carried: its token values and, when needed, its facts.
 
-    The URL of the facts is the request URI as sent (`RAW_URI`, `REQUEST_URI`); only without
-    either the path of `raw_path()` (the framework's, as sent or quoted again). `host()` is
-    asked only then: a framework's check of the `Host` header (Django's `ALLOWED_HOSTS`)
-    runs where it would run anyway.
+    `where()` says where the request went: its scheme, host and raw path (the framework's,
+    as sent or quoted again), asked only when a bound token needs the URL, so a plain bearer
+    request pays nothing for it, and a framework's check of the `Host` header (Django's
+    `ALLOWED_HOSTS`) runs only where it would run anyway. The URL's path and query are the
+    request URI as sent (`RAW_URI`, `REQUEST_URI`); only without either `where()`'s path.
     """
     value = environ.get("HTTP_AUTHORIZATION")
     authorization = [value] if value is not None else []
@@ -52,9 +48,11 @@ def wsgi_carried(
     certificate = pem_to_der(environ.get("SSL_CLIENT_CERT"))
     if not needs_request(guard, authorization, dpop, certificate):
         return authorization, query, None
+    scheme, host, path = where()
     uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    path, _, sent_query = uri.partition("?") if uri else (raw_path(), "", query)
-    url = guard.url(scheme, host(), path, sent_query)
+    path, _, sent_query = uri.partition("?") if uri else (path, "", query)
+    url = guard.url(scheme, host, path, sent_query)
+    method = environ.get("REQUEST_METHOD") or "GET"
     return authorization, query, RequestContext(method, url, dpop, certificate)
 
 

@@ -22,17 +22,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from ._authenticate import Carried, Guard, Refusal, dpop_options
-from ._resource import ProtectedResource
 from ._token import AccessToken
 from ._verifier import Verifier
 from ._wsgi import Gate, guarded_view, wsgi_carried
 
 try:
     from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-    from django.conf import settings
     from django.http import HttpRequest, HttpResponse, JsonResponse
 
-    from ._django_conf import get_verifier
+    from ._django_conf import Project, get_project, get_verifier
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("accesstoken.django needs Django: pip install 'accesstoken[django]'") from exc
 
@@ -57,25 +55,22 @@ class TokenRequest(HttpRequest):
     access_token: AccessToken
 
 
-def _resource() -> ProtectedResource | None:
-    resource = getattr(settings, "ACCESSTOKEN_RESOURCE", None)
-    if resource is not None and not isinstance(resource, ProtectedResource):
-        raise TypeError("ACCESSTOKEN_RESOURCE must be a ProtectedResource or None")
-    return resource
-
-
 def gate(guard: Guard) -> Gate:
     """Return how a view's request is authenticated: the project's verifier and `guard`
     with its resource, public URL and DPoP options; what the request carried."""
+    # That guard, made once per `Project` (which changes only with the settings).
+    made: list[tuple[Project, Guard]] = []
 
     def gating(args: tuple[Any, ...]) -> tuple[Verifier, Guard, Carried]:
-        request: HttpRequest = args[0]
-        verifier, resource = get_verifier(), _resource()
-        dpop, public_url = dpop_options(verifier), getattr(settings, "ACCESSTOKEN_PUBLIC_URL", None)
-        checked = guard
-        if dpop is not None or resource is not None or public_url is not None:
-            checked = replace(guard, dpop=dpop, resource=resource, public_url=public_url)
-        return verifier, checked, carried(request, checked)
+        project = get_project()
+        if not made or made[0][0] is not project:
+            resource, public_url = project.resource, project.public_url
+            dpop = dpop_options(project.verifier)
+            made[:] = [
+                (project, replace(guard, dpop=dpop, resource=resource, public_url=public_url))
+            ]
+        checked = made[0][1]
+        return project.verifier, checked, carried(args[0], checked)
 
     return gating
 
@@ -83,25 +78,23 @@ def gate(guard: Guard) -> Gate:
 def carried(request: HttpRequest, guard: Guard) -> Carried:
     """Return what `request` carried (WSGI and ASGI requests alike).
 
-    Its URL is built from the request URI as sent (WSGI `RAW_URI` / `REQUEST_URI`, ASGI
-    `raw_path`); only without either from the decoded path, quoted again. Its host is
+    Its URL's path is the request URI as sent (WSGI `RAW_URI` / `REQUEST_URI`, ASGI
+    `raw_path`); only without either the decoded path, quoted again. Its host is
     `get_host()`'s, so a host outside `ALLOWED_HOSTS` is refused as Django refuses it.
     """
-    scope = getattr(request, "scope", None)
-    raw = scope.get("raw_path") if scope is not None else None
-    return wsgi_carried(
-        guard,
-        request.META,
-        request.method or "GET",
-        request.scheme or "http",
-        request.get_host,
-        lambda: raw.decode("latin-1") if raw else quote(request.path),
-    )
+
+    def where() -> tuple[str, str, str]:
+        scope = getattr(request, "scope", None)
+        raw = scope.get("raw_path") if scope is not None else None
+        path = raw.decode("latin-1") if raw else quote(request.path)
+        return request.scheme or "http", request.get_host(), path
+
+    return wsgi_carried(guard, request.META, where)
 
 
 def _metadata(request: HttpRequest) -> HttpResponse | None:
     """Return the RFC 9728 document when `request` asks for it; else None."""
-    resource = _resource()
+    resource = get_project().resource
     if resource is None or request.method != "GET" or request.path != resource.metadata_path:
         return None
     return JsonResponse(resource.metadata())

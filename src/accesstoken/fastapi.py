@@ -5,7 +5,8 @@ refresh never blocks the loop. Refusals are `HTTPException`s with `detail={"erro
 "error_description"}` and the challenge (`install_error_handlers(app)`: the flat body);
 one raised in an endpoint (`token.require_roles("admin")`) is answered alike without setup
 (see docs/performance.md for why a handler and not a `yield` dependency).
-`install_openapi(app)`, `OAuth2Flows` and `install_error_handlers` (in `_fastapi_app.py`) are set up once.
+`install_openapi(app)`, `OAuth2Flows` and `install_error_handlers` (in `_fastapi_app.py`)
+are what an app is given once.
 """
 
 from __future__ import annotations

@@ -179,14 +179,11 @@ def _carried(guard: Guard) -> Carried:
     (WSGI's `PATH_INFO` is decoded, so it is only a fallback)."""
     environ = request.environ
 
-    def raw_path() -> str:
-        return quote(
-            (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
-        )
+    def where() -> tuple[str, str, str]:
+        decoded = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        return request.scheme, request.host, quote(decoded.encode("latin-1"))
 
-    return wsgi_carried(
-        guard, environ, request.method, request.scheme, lambda: request.host, raw_path
-    )
+    return wsgi_carried(guard, environ, where)
 
 
 def _admit(_args: tuple[Any, ...], outcome: AccessToken | Refusal | None) -> Response | None:
