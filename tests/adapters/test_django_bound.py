@@ -92,3 +92,21 @@ def test_acr_values_refused_is_insufficient_user_authentication(get: Get) -> Non
     assert response.json()["error"] == "insufficient_user_authentication"
     accepted = ISSUER.issue(acr="urn:mfa")
     assert get("/mfa", headers={"Authorization": f"Bearer {accepted}"}).status_code == 200
+
+
+def test_the_public_url_setting_is_read_again_when_it_changes() -> None:
+    """Settings are read once per process, and again after `override_settings`."""
+    public = "https://api.example.com"
+    token = bound_token()
+    with _django.configured(HERE, f"{HERE}.bound_verifier"):
+        # The proof names the public URL; the view is addressed at testserver.
+        assert (
+            Client().get("/whoami", headers=dpop_headers(token, url=f"{public}/whoami")).status_code
+            == 401
+        )
+        with override_settings(ACCESSTOKEN_PUBLIC_URL=public):
+            headers = dpop_headers(token, url=f"{public}/whoami")
+            assert Client().get("/whoami", headers=headers).status_code == 200
+            refused = Client().get("/whoami", headers=dpop_headers(token))
+            assert refused.status_code == 401
+        assert Client().get("/whoami", headers=dpop_headers(token)).status_code == 200

@@ -17,7 +17,10 @@ from accesstoken import AccessToken, TokenUser
 from accesstoken.django import BearerAuthentication, HasScopes
 
 from . import _django
+from ._bound import BASE, ISSUER, bound_token, dpop_headers, dpop_verifier
 from ._support import Tokens
+
+bound_verifier = dpop_verifier()
 
 
 class WhoAmI(APIView):
@@ -129,3 +132,19 @@ def test_key_source_down_is_503_with_retry_after(client: APIClient, tokens: Toke
     assert response.json()["detail"]
     assert int(response.headers["Retry-After"]) > 0
     assert "WWW-Authenticate" not in response.headers
+
+
+def test_a_dpop_bound_token_needs_its_proof_under_drf() -> None:
+    token = bound_token()
+    with _django.configured(__name__, f"{__name__}.bound_verifier"):
+        client = APIClient()
+        accepted = client.get("/whoami", headers=dpop_headers(token, url=f"{BASE}/whoami"))
+        assert accepted.status_code == 200, accepted.content
+        assert accepted.json()["sub"] == "user"
+        stolen = client.get("/whoami", headers={"Authorization": f"DPoP {token}"})
+        assert stolen.status_code == 401
+        assert stolen.headers["WWW-Authenticate"].startswith('DPoP error="invalid_dpop_proof"')
+        as_bearer = client.get("/whoami", headers={"Authorization": f"Bearer {token}"})
+        assert as_bearer.status_code == 401
+        plain = client.get("/whoami", headers={"Authorization": f"Bearer {ISSUER.issue()}"})
+        assert plain.status_code == 200
