@@ -125,7 +125,11 @@ class TokenVerifier(ObservedVerifier):
 
     def _verify(self, raw: str | bytes, scopes: Collection[str], context: Context) -> AccessToken:
         """Return the verified token in `raw` (see `ObservedVerifier.verify()`)."""
-        demanded = demanded_scopes(self._required_scopes, scopes)
+        # Speed trick: a call that demands no scope, the usual case, makes neither the call of
+        # `demanded_scopes` nor that of `check_scopes` (about 900 instructions).
+        demanded = (
+            demanded_scopes(self._required_scopes, scopes) if scopes else self._required_scopes
+        )
         token = self._verify_at_hand(raw)
         if isinstance(token, _KeysNeeded):
             keys, header = self._keys, token.header
@@ -137,7 +141,7 @@ class TokenVerifier(ObservedVerifier):
             run(self._request_checks(raw, token, context))
         if self._revocation is not None and self._revocation.is_revoked(token):
             raise TokenRevoked()
-        return check_scopes(token, demanded)
+        return check_scopes(token, demanded) if demanded else token
 
     async def _verify_async(
         self, raw: str | bytes, scopes: Collection[str], context: Context
@@ -146,7 +150,9 @@ class TokenVerifier(ObservedVerifier):
 
         The same steps as `_verify()`, in the same order.
         """
-        demanded = demanded_scopes(self._required_scopes, scopes)
+        demanded = (
+            demanded_scopes(self._required_scopes, scopes) if scopes else self._required_scopes
+        )
         token = self._verify_at_hand(raw)
         if isinstance(token, _KeysNeeded):
             keys, header = self._keys, token.header
@@ -158,7 +164,7 @@ class TokenVerifier(ObservedVerifier):
             await run_async(self._request_checks(raw, token, context))
         if self._revocation is not None and await self._revocation.is_revoked_async(token):
             raise TokenRevoked()
-        return check_scopes(token, demanded)
+        return check_scopes(token, demanded) if demanded else token
 
     def _request_checks(self, raw: str | bytes, token: AccessToken, context: Context) -> Flow[None]:
         """Return the checks of the call's request and step-up demands.
