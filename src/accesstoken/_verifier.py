@@ -9,6 +9,7 @@ lock, and no generator to create and finish for every token (see docs/performanc
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Collection
 from heapq import heappop, heappush
@@ -119,11 +120,16 @@ class TokenVerifier(ObservedVerifier):
         self._dpop = dpop
         self._headers: dict[bytes, Header] = {}
         cache_size = _options.count(cache_size, "cache_size", minimum=0)
-        self._cache = _VerifiedTokens(cache_size) if cache_size else None
+        leeway = self._policy.leeway
+        self._cache = _VerifiedTokens(cache_size, leeway) if cache_size else None
 
     def _verify(self, raw: str | bytes, scopes: Collection[str], context: Context) -> AccessToken:
         """Return the verified token in `raw` (see `ObservedVerifier.verify()`)."""
-        demanded = demanded_scopes(self._required_scopes, scopes)
+        # Speed trick: a call that demands no scope, the usual case, makes neither the call of
+        # `demanded_scopes` nor that of `check_scopes` (about 900 instructions).
+        demanded = (
+            demanded_scopes(self._required_scopes, scopes) if scopes else self._required_scopes
+        )
         token = self._verify_at_hand(raw)
         if isinstance(token, _KeysNeeded):
             keys, header = self._keys, token.header
@@ -135,7 +141,7 @@ class TokenVerifier(ObservedVerifier):
             run(self._request_checks(raw, token, context))
         if self._revocation is not None and self._revocation.is_revoked(token):
             raise TokenRevoked()
-        return check_scopes(token, demanded)
+        return check_scopes(token, demanded) if demanded else token
 
     async def _verify_async(
         self, raw: str | bytes, scopes: Collection[str], context: Context
@@ -144,7 +150,9 @@ class TokenVerifier(ObservedVerifier):
 
         The same steps as `_verify()`, in the same order.
         """
-        demanded = demanded_scopes(self._required_scopes, scopes)
+        demanded = (
+            demanded_scopes(self._required_scopes, scopes) if scopes else self._required_scopes
+        )
         token = self._verify_at_hand(raw)
         if isinstance(token, _KeysNeeded):
             keys, header = self._keys, token.header
@@ -156,7 +164,7 @@ class TokenVerifier(ObservedVerifier):
             await run_async(self._request_checks(raw, token, context))
         if self._revocation is not None and await self._revocation.is_revoked_async(token):
             raise TokenRevoked()
-        return check_scopes(token, demanded)
+        return check_scopes(token, demanded) if demanded else token
 
     def _request_checks(self, raw: str | bytes, token: AccessToken, context: Context) -> Flow[None]:
         """Return the checks of the call's request and step-up demands.
@@ -179,7 +187,7 @@ class TokenVerifier(ObservedVerifier):
         text = prepare(raw, self._max_token_bytes)
         now = self._clock()
         if self._cache is not None:
-            cached = self._cached(text, now)
+            cached = self._cache.get(text, now)
             if cached is not None:
                 return cached
         unverified = split(text)
@@ -204,16 +212,8 @@ class TokenVerifier(ObservedVerifier):
     ) -> AccessToken:
         check_signature(unverified, header, key)
         token = check_claims(unverified, header, self._policy, now)
-        if self._cache is not None and "exp" in token.claims:
-            self._cache.put(unverified.raw, token, token.claims["exp"], now)
-        return token
-
-    def _cached(self, text: str, now: float) -> AccessToken | None:
-        """Return a token verified before, its dates checked again against `now`."""
-        assert self._cache is not None
-        token = self._cache.get(text, now)
-        if token is not None:
-            _claims.check_times(token.claims, now, self._policy.leeway)
+        if self._cache is not None and "exp" in token._claims:
+            self._cache.put(unverified.raw, token, token._claims["exp"], now)
         return token
 
     def __repr__(self) -> str:
@@ -236,30 +236,45 @@ class _VerifiedTokens:
     """Tokens verified before, by their whole raw form, each until its `exp` and never later.
 
     At most `size` entries; when full, the entry that expires soonest goes first, and expired
-    entries are dropped whenever a token is added. A hit is one dictionary read and one
-    comparison, without a lock: entries are immutable tuples and CPython's dict reads are
+    entries are dropped whenever a token is added. A hit is one dictionary read and two
+    comparisons, without a lock: entries are immutable tuples and CPython's dict reads are
     atomic, so only `put()` (which changes the dict and the heap together) takes the lock.
     """
 
-    __slots__ = ("_expiries", "_lock", "_size", "_tokens")
+    __slots__ = ("_expiries", "_leeway", "_lock", "_size", "_tokens")
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, leeway: float) -> None:
         self._size = size
-        self._tokens: dict[str, tuple[AccessToken, float]] = {}
+        self._leeway = leeway
+        # raw → (token, exp, the later of `nbf` and `iat`: the token is valid from then on)
+        self._tokens: dict[str, tuple[AccessToken, float, float]] = {}
         self._expiries: list[tuple[float, str]] = []  # a heap: the soonest expiry first
         self._lock = threading.Lock()
 
     def get(self, raw: str, now: float) -> AccessToken | None:
-        """Return the token verified from `raw`, unless it is unknown or its `exp` has come."""
+        """Return the token verified from `raw`, its dates checked again against `now`; None
+        if it is unknown or its `exp` has come.
+
+        Raises:
+            TokenNotYetValid: `now` is before its `nbf` or `iat` (a clock set back).
+        """
         entry = self._tokens.get(raw)
         if entry is None or now >= entry[1]:
             return None
+        # Speed trick: `exp` is before `now` (above, and leeway is never negative), so of the
+        # dates only `nbf` and `iat` can fail now, both against one bound kept with the entry:
+        # one comparison instead of the three date reads of `check_times` (2.5 thousand
+        # instructions). When it fails, `check_times` raises as it would have.
+        if now + self._leeway < entry[2]:
+            _claims.check_times(entry[0]._claims, now, self._leeway)
         return entry[0]
 
     def put(self, raw: str, token: AccessToken, exp: float, now: float) -> None:
         """Remember `token` until `exp`; a token whose `exp` has come is not remembered."""
         if now >= exp:
             return
+        claims = token._claims
+        valid_from = max(claims.get("nbf", -math.inf), claims.get("iat", -math.inf))
         tokens, expiries = self._tokens, self._expiries
         with self._lock:
             while expiries and (expiries[0][0] <= now or len(tokens) >= self._size):
@@ -267,7 +282,7 @@ class _VerifiedTokens:
                 entry = tokens.get(old)
                 if entry is not None and entry[1] == expiry:
                     del tokens[old]
-            tokens[raw] = (token, exp)
+            tokens[raw] = (token, exp, valid_from)
             heappush(expiries, (exp, raw))
 
     def __len__(self) -> int:
