@@ -23,7 +23,7 @@ from accesstoken import (
     RequestContext,
     TokenError,
 )
-from accesstoken._dpop import DPOP, check_binding
+from accesstoken._dpop import DPOP, _normal_target, _target, check_binding
 from accesstoken._remote.flow import run, run_async
 from accesstoken._step_up import check_step_up
 from accesstoken.testing import DPoPKey
@@ -200,3 +200,40 @@ def test_any_acr_and_auth_time_raise_only_step_up_errors(
     else:
         assert refused.acr_values == tuple(acr_values)
         assert refused.max_age == max_age
+
+
+URL_PARTS = st.sampled_from(
+    [
+        "https:",
+        "HTTP:",
+        "//",
+        "/",
+        "?",
+        "#",
+        "@",
+        ":",
+        "[",
+        "]",
+        "%",
+        "%7e",
+        "%2F",
+        "443",
+        "Api.Example.com",
+        "me",
+        "é",
+        " ",
+        "\t",
+        "\n",
+        "x",
+    ]
+)
+
+
+@settings(max_examples=500)
+@given(st.lists(URL_PARTS, max_size=12).map("".join))
+@example("https://api.example.com/a#b?c")
+@example("https://api.example.com?x=1/y")
+@example("https://[::1?]/")
+def test_the_target_memo_lookup_cuts_only_what_urlsplit_drops(url: str) -> None:
+    # _target cuts at the first "?" or "#" before its memo; the full URL gives the same.
+    assert _target(url) == _normal_target.__wrapped__(url)

@@ -88,6 +88,7 @@ class MemoryReplayCache:
         self._until: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []  # (until, key): the soonest end first
         self._full = False  # warned about being full, until a key is recorded again
+        self._ttl = math.nan  # the last ttl that passed check_ttl; NaN equals no ttl
 
     def first_use(self, key: str, ttl: float) -> bool:
         """Return True and remember `key` for `ttl` seconds, unless it is remembered already.
@@ -95,10 +96,15 @@ class MemoryReplayCache:
         Raises:
             RevocationUnavailable: the cache is full of keys that have not expired.
         """
-        ttl = check_ttl(ttl)
+        # Speed trick: a float equal to the last ttl that passed is valid as well, and a
+        # `DPoP` passes the same ttl with every proof: it is checked once, not per proof.
+        if type(ttl) is not float or ttl != self._ttl:
+            self._ttl = ttl = check_ttl(ttl)
         now = self._clock()
         with self._lock:
-            self._purge(now)
+            # Speed trick: _purge() is called when a key has ended, not for every key.
+            if self._heap and self._heap[0][0] <= now:
+                self._purge(now)
             if key in self._until:
                 return False
             if len(self._until) >= self._max_entries:

@@ -120,6 +120,20 @@ def test_a_ttl_must_be_a_positive_number_of_seconds(ttl: float) -> None:
         MemoryReplayCache().first_use("a", ttl)
 
 
+def test_every_ttl_is_checked_after_one_that_passed() -> None:
+    # A ttl equal to the last one that passed skips the check; no other does.
+    cache = MemoryReplayCache()
+    assert cache.first_use("a", 10.0)
+    for ttl in (0.0, -10.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="ttl"):
+            cache.first_use("b", ttl)
+    with pytest.raises(TypeError, match="ttl"):
+        cache.first_use("b", True)
+    assert cache.first_use("b", 10)
+    assert cache.first_use("c", 10.0)
+    assert not cache.first_use("b", 10.0)
+
+
 # -- in Redis --------------------------------------------------------------------------------
 
 
