@@ -15,17 +15,20 @@ import threading
 from collections.abc import Awaitable, Callable, Generator
 from contextlib import suppress
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar
 
 __all__ = ["CANCEL_SCOPE", "Call", "CancelScope", "Flow", "run", "run_async"]
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Call(Generic[T]):
-    """One operation a flow needs, in both forms: `sync(*args)` or `await async_(*args)`."""
+class Call(NamedTuple, Generic[T]):
+    """One operation a flow needs, in both forms: `sync(*args)` or `await async_(*args)`.
+
+    A named tuple, not a frozen dataclass: a flow builds one per operation (a DPoP proof's
+    replay check, every verification watched by a listener), and a frozen dataclass's
+    construction costs about five thousand instructions more.
+    """
 
     sync: Callable[..., T]
     async_: Callable[..., Awaitable[T]]
