@@ -13,10 +13,10 @@ Whatever the framework, a request goes through the same steps in the same order:
 
 An adapter keeps what it demands in a `Guard`, hands what its request `Carried` to
 `authenticate()` (sync views) or `authenticate_async()`, and turns a `Refusal` into its
-framework's answer: that is all it adds. The two drivers are the only sync/async pair, a few
-lines each; every step they share is a function of its own. They are plain functions, not
-one generator that both run (`TokenVerifier` chose the same, see docs/performance.md): the
-ASGI middleware and the FastAPI dependency run for every request.
+framework's answer: that is all it adds. The two drivers are a sync/async pair of a few
+lines each (as are the view wrappers of `_wsgi.py` that call them); every step they share is
+a function of its own. They are plain functions, not one generator that both run
+(`TokenVerifier` chose the same, see docs/performance.md): every guarded request runs them.
 
 Where the next rules go: what a request carries beyond its token (method, URL, a `DPoP`
 header, a client certificate: RFC 9449, RFC 8705) joins `Carried` and reaches the verifier
