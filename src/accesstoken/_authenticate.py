@@ -252,9 +252,9 @@ def _raw_token(carried: Carried, guard: Guard) -> str | None:
     authorization, query, _ = carried
     try:
         query_token = bool(query) and query_has_token(query)
-        if guard.dpop is None:
-            return token_from_headers(authorization, query_token=query_token)
-        return token_from_headers(authorization, query_token=query_token, dpop=True)
+        return token_from_headers(
+            authorization, query_token=query_token, dpop=guard.dpop is not None
+        )
     except MissingToken:
         if guard.optional:
             return None

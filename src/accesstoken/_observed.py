@@ -79,11 +79,7 @@ class ObservedVerifier:
         context = (
             NO_CONTEXT
             if request is None and not acr_values and max_age is None
-            else (
-                request,
-                acr_values,
-                max_age,
-            )
+            else (request, acr_values, max_age)
         )
         if hub.active:
             return run(self._observing(raw, scopes, context))
@@ -105,11 +101,7 @@ class ObservedVerifier:
         context = (
             NO_CONTEXT
             if request is None and not acr_values and max_age is None
-            else (
-                request,
-                acr_values,
-                max_age,
-            )
+            else (request, acr_values, max_age)
         )
         if hub.active:
             return await run_async(self._observing(raw, scopes, context))

@@ -273,6 +273,6 @@ def check_scopes(token: AccessToken, demanded: frozenset[str]) -> AccessToken:
     Raises:
         InsufficientScope: naming every demanded scope.
     """
-    if demanded and not token.scopes.issuperset(demanded):
+    if demanded and not token._scopes.issuperset(demanded):
         raise InsufficientScope(demanded)
     return token

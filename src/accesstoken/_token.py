@@ -34,8 +34,9 @@ def _string(value: object) -> str | None:
 class _Read(Generic[T]):
     """A read-only attribute of `AccessToken`, read from its slots by `read`.
 
-    One descriptor for every attribute, instead of a property apiece: the same cost on
-    access (one call of `read`), and assigning one raises `AttributeError` as for a property.
+    One descriptor for every attribute, instead of a property apiece; assigning one raises
+    `AttributeError` as for a property. A read costs a call more than a property's, so the
+    verifiers' own code reads the slots (`_claims`, `_raw`, `_scopes`).
     """
 
     __slots__ = ("_read",)

@@ -175,8 +175,8 @@ class TokenVerifier(ObservedVerifier):
         request, acr_values, max_age = context
         step_up = (acr_values, max_age)
         now, leeway = self._clock(), self._policy.leeway
-        claims, dpop = token.claims, self._dpop
-        return request_checks(claims, raw, token.raw, request, dpop, step_up, now, leeway)
+        claims, dpop = token._claims, self._dpop  # the slots: no descriptor call
+        return request_checks(claims, raw, token._raw, request, dpop, step_up, now, leeway)
 
     def _verify_at_hand(self, raw: str | bytes) -> AccessToken | _KeysNeeded:
         """Verify `raw` as far as it goes without I/O: to the end when its key is at hand.
