@@ -89,8 +89,9 @@ class KeysFetched(Event):
 class KeysFetchFailed(Event):
     """Fetching a JWK Set or a discovery document failed.
 
-    `reason` is a fixed description ("the server answered 503", "timed out", ...), never
-    text the server sent; `duration` includes the wait for a timeout.
+    `reason` is one of the library's fixed descriptions ("The authorization server did not
+    answer in time.", ...), never text the server sent; `duration` includes the wait for a
+    timeout.
     """
 
     url: str
