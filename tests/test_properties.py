@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 
 from accesstoken import HMACSecret, TokenError, TokenVerifier
 from accesstoken._json import ReadOnlyDict, ReadOnlyList, loads_strict
+from accesstoken._pipeline import _b64decode
+from accesstoken.errors import MalformedToken
 from tests._mutations import B64_CHARS, mutations
 from tests.conftest import AUDIENCE, ISSUER, NOW, b64, claims, make_verifier, mint
 
@@ -62,6 +65,29 @@ def test_any_text_raises_only_token_errors(raw: str) -> None:
 @given(st.lists(st.text(alphabet=B64_CHARS, max_size=200), min_size=1, max_size=6))
 def test_dotted_base64url_segments_raise_only_token_errors(segments: list[str]) -> None:
     assert outcome(RS, ".".join(segments)) != "ok"
+
+
+@given(st.binary(max_size=64), st.integers(0, 65), st.binary(min_size=1, max_size=2))
+@example(b"abc", 4, b"=")
+@example(b"abcd", 2, b"+")
+@example(b"ab", 1, b" ")
+def test_only_the_one_base64url_form_of_some_bytes_decodes(
+    data: bytes, at: int, inserted: bytes
+) -> None:
+    """Each segment is decoded strictly: whatever decodes is the canonical base64url form of
+    what it decodes to; no padding, no character outside the alphabet, no stray bit."""
+    encoded = base64.urlsafe_b64encode(data).rstrip(b"=")
+    assert _b64decode(encoded) == data
+    for candidate in (
+        encoded[:at] + inserted + encoded[at:],  # a character more
+        encoded[:at] + inserted + encoded[at + len(inserted) :],  # one or two replaced
+        encoded + b"=" * (-len(encoded) % 4),  # padded
+    ):
+        try:
+            decoded = _b64decode(candidate)
+        except MalformedToken:
+            continue
+        assert base64.urlsafe_b64encode(decoded).rstrip(b"=") == candidate
 
 
 @given(mutations([VALID_RS, VALID_ES]))
