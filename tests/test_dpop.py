@@ -414,11 +414,26 @@ def test_the_jti_is_remembered_for_max_age_plus_leeway(drive: Drive) -> None:
             seen.append((key, ttl))
             return super().first_use(key, ttl)
 
-    check(drive, proof(jti="a"), dpop=DPoP(max_age=60, leeway=2, replay_cache=Recording()))
-    ((key, ttl),) = seen
+    dpop = DPoP(max_age=60, leeway=2, replay_cache=Recording())
+    check(drive, proof(jti="a"), dpop=dpop)
+    check(drive, proof(jti="j" * 64), dpop=dpop)
+    check(drive, proof(jti="j" * 65), dpop=dpop)
+    (short, ttl), (longest_kept, _), (hashed, _) = seen
     assert ttl == 62
-    assert len(key) == 43  # a hash: any jti makes a key of one size
-    assert key != "a"
+    # The key names the client's key, then the jti: kept as it is up to 64 characters,
+    # hashed beyond, so that no key is longer than 108 characters.
+    assert short == f"{KEY.jkt}:a"
+    assert longest_kept == f"{KEY.jkt}:{'j' * 64}"
+    assert len(hashed) == 43
+    assert ":" not in hashed
+
+
+def test_a_long_jti_is_replayed_like_a_short_one(drive: Drive) -> None:
+    dpop = DPoP()
+    once = proof(jti="j" * 500)
+    check(drive, once, dpop=dpop)
+    with pytest.raises(InvalidDPoPProof, match="used before"):
+        check(drive, once, dpop=dpop)
 
 
 def test_one_jti_under_two_keys_is_two_proofs(drive: Drive) -> None:

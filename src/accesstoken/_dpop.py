@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from . import _options
 from ._algorithms import ALGORITHMS, Algorithm
-from ._bearer import BEARER, DPOP, split_scheme
+from ._bearer import BEARER, DPOP, scheme_cut
 from ._claims import is_numeric_date, normalize_type
 from ._json import loads_strict
 from ._keys.base import VerificationKey
@@ -49,10 +49,12 @@ __all__ = [
     "DPOP",
     "DPoP",
     "RequestContext",
+    "binding_checks",
     "binding_needed",
     "certificate_thumbprint",
     "check_binding",
     "jwk_thumbprint",
+    "record_proof",
     "request_checks",
 ]
 
@@ -84,6 +86,8 @@ _TARGET_MEMO_SIZE: Final = 1024
 # Access-token hashes (`ath`), by token: a client sends each token with many proofs, and a
 # hit hashes the token for a dict instead of SHA-256. Only verified tokens get this far.
 _ATH_MEMO_SIZE: Final = 256
+# The longest `jti` used as it is in a replay-cache key; a longer one is hashed.
+_KEPT_JTI: Final = 64
 _TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
 # A percent-encoded octet, or one character that is not visible ASCII (to be encoded).
 _ESCAPE: Final = re.compile(r"%[0-9A-Fa-f]{2}|[^!-~]")
@@ -163,6 +167,7 @@ class DPoP:
     __slots__ = (
         "_allowed",
         "_headers",
+        "_replay_ttl",
         "algorithms",
         "leeway",
         "max_age",
@@ -199,6 +204,8 @@ class DPoP:
         self.replay_cache: ReplayCache = (
             replay_cache if replay_cache is not None else MemoryReplayCache()
         )
+        # How long an accepted proof's `jti` is remembered: as long as it could be accepted.
+        self._replay_ttl: float = self.max_age + self.leeway
         self._allowed = frozenset(self.algorithms)
         self._headers: dict[bytes, _ProofHeader] = {}
 
@@ -214,6 +221,10 @@ class DPoP:
     def _refuse(self, description: str) -> InvalidDPoPProof:
         """Return the error for a refused proof, its challenge listing `algorithms`."""
         return InvalidDPoPProof(description, algorithms=self.algorithms)
+
+    def _replayed(self) -> InvalidDPoPProof:
+        """Return the error for a proof the replay cache has seen before."""
+        return self._refuse(_REPLAYED)
 
     def __repr__(self) -> str:
         return (
@@ -232,19 +243,20 @@ def binding_needed(claims: Mapping[str, Any], scheme: str | None, dpop: DPoP | N
     return "cnf" in claims or scheme == DPOP or (dpop is not None and dpop.required)
 
 
-def check_binding(
+def binding_checks(
     claims: Mapping[str, Any],
     raw_token: str,
     scheme: str | None,
     request: RequestContext | None,
     dpop: DPoP | None,
     now: float,
-) -> Flow[None]:
+) -> str | None:
     """Check that the request proves possession of the key a verified token is bound to.
 
-    Run it after the token's signature and claims hold. Its one I/O is the last step:
-    recording the DPoP proof's `jti` in the replay cache (a `Call` to `first_use`), so a
-    proof refused for any other reason never uses up its `jti`.
+    Run it after the token's signature and claims hold. It does every check but the last,
+    which is I/O: recording the DPoP proof's `jti` in the replay cache (`record_proof`),
+    left to the caller to do last, so that a proof refused for any other reason never
+    uses up its `jti`.
 
     Args:
         claims: the token's verified claims (or an introspection answer's).
@@ -254,6 +266,10 @@ def check_binding(
         dpop: the verifier's DPoP options; None when it does not accept DPoP.
         now: the verifier's clock, in epoch seconds.
 
+    Returns:
+        The replay-cache key of the DPoP proof checked, to record; None when the token is
+        not DPoP-bound (and `dpop` may then be None).
+
     Raises:
         InvalidClaim: `cnf` is not an object, holds a confirmation method not checked here,
             or a `jkt` / `x5t#S256` that is not a non-empty string.
@@ -262,7 +278,6 @@ def check_binding(
             DPoP-bound; a token without `cnf.jkt` under `DPoP(required=True)`; a
             certificate-bound token without that client certificate.
         InvalidDPoPProof: the proof is missing or fails a check of RFC 9449 §4.3.
-        RevocationUnavailable: the replay cache cannot record the proof (503).
     """
     cnf = _confirmation(claims)
     jkt = cnf.get("jkt")
@@ -283,14 +298,35 @@ def check_binding(
     x5t = cnf.get("x5t#S256")
     if x5t is not None:
         _check_certificate(x5t, request)
+    return replay_key
+
+
+def record_proof(dpop: DPoP, replay_key: str) -> Flow[None]:
+    """Record an accepted DPoP proof in the replay cache (RFC 9449 §11.1): the last check.
+
+    Its key is remembered for as long as the proof could still be accepted.
+
+    Raises:
+        InvalidDPoPProof: the proof has been used before.
+        RevocationUnavailable: the replay cache cannot record the proof (503).
+    """
+    cache = dpop.replay_cache
+    if not (yield Call(cache.first_use, cache.first_use_async, (replay_key, dpop._replay_ttl))):
+        raise dpop._replayed()
+
+
+def check_binding(
+    claims: Mapping[str, Any],
+    raw_token: str,
+    scheme: str | None,
+    request: RequestContext | None,
+    dpop: DPoP | None,
+    now: float,
+) -> Flow[None]:
+    """Run `binding_checks`, then record the proof it checked (`record_proof`), if any."""
+    replay_key = binding_checks(claims, raw_token, scheme, request, dpop, now)
     if dpop is not None and replay_key is not None:
-        # The last check: record the accepted proof in the replay cache (RFC 9449 §11.1),
-        # for as long as it could still be accepted. Here rather than in a generator of
-        # its own, which would cost one more frame on the way in and out of the call.
-        cache = dpop.replay_cache
-        ttl = dpop.max_age + dpop.leeway
-        if not (yield Call(cache.first_use, cache.first_use_async, (replay_key, ttl))):
-            raise dpop._refuse(_REPLAYED)
+        yield from record_proof(dpop, replay_key)
 
 
 def _confirmation(claims: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -368,7 +404,21 @@ def _check_proof(
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti:
         raise dpop._refuse(_JTI)
-    # A fixed-size key, whatever the jti: the key it was signed with, then the jti.
+    return _replay_key(jkt, jti)
+
+
+def _replay_key(jkt: str, jti: str) -> str:
+    """Return the replay-cache key of a proof: the key it was signed with, then its `jti`,
+    so that one client's `jti` never stands in for another's.
+
+    A `jti` of up to 64 characters (22 for 128 random bits, 36 for a UUID) is kept as it is,
+    after the thumbprint and a ":"; a longer one is hashed with the thumbprint (SHA-256,
+    base64url), so that no key is longer than 108 characters. A thumbprint is base64url, so
+    a key holds a ":" exactly when its `jti` was kept: the two forms never meet.
+    """
+    if len(jti) <= _KEPT_JTI:
+        # Speed trick: no SHA-256 for the usual `jti` (11 thousand instructions).
+        return f"{jkt}:{jti}"
     return _sha256_b64(_utf8(f"{jkt}\n{jti}"))
 
 
@@ -515,16 +565,17 @@ def request_checks(
     step_up: tuple[str | Collection[str], float | None],
     now: float,
     leeway: float,
-) -> Flow[None]:
+) -> str | None:
     """Check what a call demands beyond the token: run after the claims hold, before revocation.
 
-    The binding of a sender-constrained token (`check_binding`), then step-up
-    (`check_step_up`). `TokenVerifier` skips the flow for a bearer token in a plain call.
+    The binding of a sender-constrained token (`binding_checks`), then step-up
+    (`check_step_up`). `TokenVerifier` skips it for a bearer token in a plain call.
 
     Args:
         claims: the verified claims (or an introspection answer's).
         raw: what the caller passed, scheme included: the scheme tells DPoP from Bearer.
-        token: the token without its scheme (what a proof's `ath` hashes).
+        token: the token without its scheme (what a proof's `ath` hashes), as `prepare`
+            returned it from `raw`.
         request: what the request carried besides the token.
         dpop: the verifier's DPoP options, or None. A verifier without them takes the DPoP
             scheme's prefix off an unbound token like "Bearer ": such a token is a bearer
@@ -532,8 +583,16 @@ def request_checks(
         step_up: the call's `acr_values` and `max_age`.
         now: the verifier's clock.
         leeway: the verifier's leeway, for `auth_time`.
+
+    Returns:
+        The replay-cache key of the DPoP proof checked, for the caller to record last
+        (`record_proof`, or the replay cache's methods directly); None when there was none.
     """
-    scheme = split_scheme(raw)[0] if isinstance(raw, str) else split_scheme(bytes(raw))[0]
-    if binding_needed(claims, scheme, dpop):
-        yield from check_binding(claims, token, scheme, request, dpop, now)
+    scheme = scheme_cut(raw, token)
+    replay_key = (
+        binding_checks(claims, token, scheme, request, dpop, now)
+        if binding_needed(claims, scheme, dpop)
+        else None
+    )
     check_step_up(claims, step_up[0], step_up[1], now, leeway)
+    return replay_key

@@ -35,7 +35,7 @@ from typing_extensions import Unpack
 
 from . import _claims, _options
 from ._bearer import is_token68
-from ._dpop import DPoP, request_checks
+from ._dpop import DPoP, record_proof, request_checks
 from ._keys.discovery import check_issuer, metadata_document, required
 from ._observed import Context, ObservedVerifier
 from ._pipeline import check_scopes, demanded_scopes, prepare, token_from_claims
@@ -265,9 +265,11 @@ class IntrospectionVerifier(ObservedVerifier):
         token = token_from_claims(text, _NO_HEADER, answer.claims, self._policy, now)
         request, acr_values, max_age = context
         leeway = self._policy.leeway
-        yield from request_checks(
+        replay_key = request_checks(
             token.claims, raw, text, request, self._dpop, (acr_values, max_age), now, leeway
         )
+        if replay_key is not None and self._dpop is not None:
+            yield from record_proof(self._dpop, replay_key)
         if self._revocation is not None and (yield revocation_call(self._revocation, token)):
             raise TokenRevoked()
         return check_scopes(token, demanded)
