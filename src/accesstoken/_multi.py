@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any, Final, Protocol
 
 from . import _options
@@ -51,7 +51,7 @@ _REMOTE: Final = frozenset(RemoteOptions.__annotations__) - {"clock"}
 
 #: How to call a selected verifier: (verify, verify_async, whether they take the parse,
 #: whether to remember the choice). A plain tuple, indexed per token.
-Chosen = tuple[Callable[..., AccessToken], Callable[..., Any], bool, bool]
+Chosen = tuple[Callable[..., AccessToken], Callable[..., Awaitable[AccessToken]], bool, bool]
 
 
 def _calls(verifier: Verifier) -> Chosen:
@@ -246,7 +246,7 @@ class MultiIssuerVerifier(ObservedVerifier):
         if self._chosen:
             chosen = self._chosen.get(text)
             if chosen is not None:
-                return await chosen[1](raw, scopes, context)  # type: ignore[no-any-return]
+                return await chosen[1](raw, scopes, context)
         parsed = _parse(text)
         chosen = self._select.choose(parsed[1])
         if chosen[2]:
