@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hmac
+import json
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
 import pytest
@@ -86,8 +90,16 @@ def test_malformed_input_fails_as_a_token_verifier_would(check, raw: str, error:
         check(exact(), raw)
 
 
+def cached() -> MultiIssuerVerifier:
+    return MultiIssuerVerifier(
+        {A.issuer: A.verifier(cache_size=8), B.issuer: B.verifier(cache_size=8)}
+    )
+
+
 def test_a_token_seen_again_is_remembered_and_a_refused_one_is_not(check) -> None:  # type: ignore[no-untyped-def]
-    verifier = exact()
+    """Remembered for a verifier with a cache: it answers a token seen again unparsed."""
+    of_a, of_b = A.verifier(cache_size=8), B.verifier(cache_size=8)
+    verifier = MultiIssuerVerifier({A.issuer: of_a, B.issuer: of_b})
     good, forged = A.issue(subject="again"), A.issue(iss=B.issuer)  # forged: A's key, B's name
     for _ in range(3):
         assert check(verifier, good).subject == "again"
@@ -95,14 +107,54 @@ def test_a_token_seen_again_is_remembered_and_a_refused_one_is_not(check) -> Non
         with pytest.raises((UnknownKey, InvalidSignature)):
             check(verifier, forged)
     assert list(verifier._chosen) == [good]
+    assert len(of_a._cache) == 1  # type: ignore[arg-type]
+    assert len(of_b._cache) == 0  # type: ignore[arg-type]
+
+
+def test_nothing_is_remembered_for_a_verifier_without_a_cache(check) -> None:  # type: ignore[no-untyped-def]
+    """It is handed the parse, which is all a memo would save it."""
+    verifier = exact()
+    raw = A.issue(subject="again")
+    for _ in range(2):
+        assert check(verifier, raw).subject == "again"
+    assert not verifier._chosen
 
 
 def test_the_tokens_remembered_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("accesstoken._multi._CHOSEN_MEMO_SIZE", 2)
-    verifier = exact()
+    verifier = cached()
     for number in range(5):
         assert verifier.verify(A.issue(subject=f"user{number}")).subject == f"user{number}"
         assert 1 <= len(verifier._chosen) <= 2
+
+
+def test_a_verifier_of_another_kind_gets_the_raw_token_and_is_remembered(check) -> None:  # type: ignore[no-untyped-def]
+    class Recording:
+        def __init__(self) -> None:
+            self.seen: list[str | bytes] = []
+
+        def verify(self, raw: str | bytes, scopes: object = ()) -> object:
+            self.seen.append(raw)
+            return A.verifier().verify(raw)
+
+        async def verify_async(self, raw: str | bytes, scopes: object = ()) -> object:
+            return self.verify(raw, scopes)
+
+    own = Recording()
+    verifier = MultiIssuerVerifier({A.issuer: own, B.issuer: B.verifier()})  # type: ignore[dict-item]
+    raw = "Bearer " + A.issue(subject="own")
+    for _ in range(2):
+        assert check(verifier, raw).subject == "own"
+    assert own.seen == [raw, raw]
+    assert list(verifier._chosen) == [raw.removeprefix("Bearer ")]
+
+
+def test_the_selected_verifier_still_enforces_its_own_size_limit(check) -> None:  # type: ignore[no-untyped-def]
+    raw = A.issue()
+    small = MultiIssuerVerifier({A.issuer: A.verifier(max_token_bytes=len(raw) - 1)})
+    with pytest.raises(MalformedToken, match="too large"):
+        check(small, raw)
+    assert check(MultiIssuerVerifier({A.issuer: A.verifier(max_token_bytes=len(raw))}), raw)
 
 
 def test_the_bearer_prefix_is_accepted(check) -> None:  # type: ignore[no-untyped-def]
@@ -273,6 +325,41 @@ def test_any_unverified_payload_ends_in_a_token_error(claims: dict) -> None:  # 
         exact().verify(f"eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln")
 
 
+# -- selection and verification read one strict parse --------------------------------------
+
+H = LocalIssuer("HS256", issuer="https://h.example.com/", audience="api")
+H_HEADER = H.issue().split(".")[0]
+
+
+def signed(payload: str) -> str:
+    """Return a token of H over the exact payload text (duplicates, escapes and all)."""
+    body = base64.urlsafe_b64encode(payload.encode()).rstrip(b"=").decode()
+    signing_input = f"{H_HEADER}.{body}"
+    digest = hmac.digest(H.secret, signing_input.encode(), "sha256")
+    return f"{signing_input}.{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
+
+
+def with_h() -> MultiIssuerVerifier:
+    return MultiIssuerVerifier({H.issuer: H.verifier(), A.issuer: A.verifier()})
+
+
+def test_an_escaped_issuer_selects_the_issuer_it_means(check) -> None:  # type: ignore[no-untyped-def]
+    exp = int(time.time()) + 300
+    raw = signed(f'{{"iss":"https:\\/\\/h.example.com\\/","aud":"api","exp":{exp}}}')
+    assert check(with_h(), raw).issuer == H.issuer
+
+
+@pytest.mark.parametrize("order", [(H.issuer, A.issuer), (A.issuer, H.issuer), (H.issuer,) * 2])
+def test_duplicate_issuers_are_refused_before_selection(check, order: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+    exp = int(time.time()) + 300
+    first, second = (json.dumps(iss) for iss in order)
+    raw = signed(f'{{"iss":{first},"aud":"api","exp":{exp},"iss":{second}}}')
+    verifier = MultiIssuerVerifier({H.issuer: H.verifier(cache_size=8), A.issuer: A.verifier()})
+    with pytest.raises(MalformedToken):
+        check(verifier, raw)
+    assert not verifier._chosen
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
     lambda inner: (
@@ -280,26 +367,40 @@ JSON = st.recursive(
     ),
     max_leaves=8,
 )
+ISSUERS = st.sampled_from([H.issuer, A.issuer, "https://c.example.com/", None, 7, [H.issuer]])
 
 
-@settings(max_examples=400, deadline=None)
+def outcome(call: Callable[[], object]) -> object:
+    try:
+        return dict(call().claims)  # type: ignore[attr-defined]
+    except TokenError as exc:
+        return type(exc)
+
+
+@settings(max_examples=300, deadline=None)
 @given(
-    st.dictionaries(st.sampled_from(["iss", "tid", 'a"iss', "x", "iss "]), JSON, max_size=4),
+    ISSUERS,
+    st.lists(st.tuples(st.sampled_from(["iss", "tid", "x", "iss "]), JSON | ISSUERS), max_size=3),
     st.sampled_from([(",", ":"), (", ", ": ")]),
 )
-def test_the_fast_read_of_a_claim_never_disagrees_with_a_top_level_member(
-    claims: dict,
-    separators: tuple[str, str],  # type: ignore[type-arg]
+def test_selection_never_disagrees_with_the_verifier_of_the_issuer_it_names(
+    iss: object, members: list[tuple[str, object]], separators: tuple[str, str]
 ) -> None:
-    """The fast path may only guess where the top level has no such member at all."""
-    import json
-
-    from accesstoken._multi import _ABSENT, member_key, unverified_claim
-
-    payload = json.dumps(claims, separators=separators).encode()
-    for name in ("iss", "tid"):
-        found = unverified_claim(payload, member_key(name))
-        if name in claims:
-            assert found == claims[name]
-        else:
-            assert found is _ABSENT or isinstance(found, str)
+    """Duplicate members included: the one strict parse refuses them before selection."""
+    comma, colon = separators
+    pairs = [("iss", iss), ("aud", "api"), ("exp", int(time.time()) + 300), *members]
+    payload = "{" + comma.join(f"{json.dumps(k)}{colon}{json.dumps(v)}" for k, v in pairs) + "}"
+    raw = signed(payload)
+    got = outcome(lambda: with_h().verify(raw))
+    if len({name for name, _ in pairs}) < len(pairs):
+        assert got is MalformedToken
+        return
+    claims = dict(pairs)
+    if claims["iss"] is None:
+        assert got is MissingClaim
+    elif claims["iss"] == H.issuer:
+        assert got == outcome(lambda: H.verifier().verify(raw))
+    elif claims["iss"] == A.issuer:
+        assert got in (UnknownKey, InvalidSignature)  # H's key, A's name
+    else:
+        assert got is InvalidIssuer

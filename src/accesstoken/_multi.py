@@ -5,40 +5,38 @@ one issuer per tenant: each needs the token's `iss` to choose how it is checked.
 unverified `iss` only *selects* a verifier; that verifier then checks everything with its
 own keys, the exact `iss` included, so a key of one issuer never verifies a token that
 names another. An `iss` that selects nothing is refused before any network request, and
-a token that fails adds nothing to any cache. A token verified before goes straight to the
-verifier it chose then (a bounded memo by the compact token: a client presents the same
-token on every request until it expires).
+a token that fails adds nothing to any cache.
 
-Selection reads the payload with the C JSON parser and no further rules: a token that
-plays tricks with it (duplicate members, odd numbers) is refused by the strict parser of
-the verifier it selects, after its signature has been checked.
+The token is parsed once: split, and its payload decoded and parsed with the strict parser
+(`loads_strict`: duplicate members, `NaN` and the like are refused here, before anything is
+selected). Selection reads that parse; a `TokenVerifier` is handed it and checks the
+signature and the claims of the very same object, so selection and verification cannot
+read two different payloads (no parser differential). Any other `Verifier` (introspection,
+a `TokenRouter`, one of the application's) is called with the raw token, as it would be
+alone.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import threading
-from binascii import Error as BinasciiError
-from binascii import a2b_base64
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any, Final, Protocol
 
 from . import _options
+from ._json import loads_strict
 from ._keys.base import KeySet, KeySource
 from ._keys.discovery import OIDCDiscovery, check_issuer
 from ._keys.static import StaticKeys
-from ._observed import Context, ObservedVerifier, Verify, VerifyAsync, unobserved
-from ._pipeline import prepare
+from ._observed import Context, ObservedVerifier, unobserved
+from ._pipeline import _b64decode, prepare, split
 from ._remote.settings import RemoteOptions, RemoteSettings
 from ._token import AccessToken
-from ._verifier import TokenVerifier, Verifier
+from ._verifier import Parsed, TokenVerifier, Verifier
 from .errors import InvalidIssuer, MalformedToken, MissingClaim
 
 __all__ = ["MultiIssuerVerifier"]
 
-_FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
-_PADDING: Final = (b"", b"===", b"==", b"=")  # by length modulo 4
 _PLACEHOLDER: Final = "{tenant}"
 #: One tenant value: 1 to 64 characters of [A-Za-z0-9._-], so never "/" and never empty.
 _TENANT: Final = "([A-Za-z0-9._-]{1,64})"
@@ -51,68 +49,42 @@ _CHOSEN_MEMO_SIZE: Final = 1024
 _REMOTE: Final = frozenset(RemoteOptions.__annotations__) - {"clock"}
 
 
-def unverified_payload(text: str) -> bytes:
-    """Return the decoded payload of a prepared JWS-shaped token, unverified: only to choose a
-    verifier.
+#: How to call a selected verifier: (verify, verify_async, whether they take the parse,
+#: whether to remember the choice). A plain tuple, indexed per token.
+Chosen = tuple[Callable[..., AccessToken], Callable[..., Awaitable[AccessToken]], bool, bool]
+
+
+def _calls(verifier: Verifier) -> Chosen:
+    """Return how to call `verifier` without its own events (they are the
+    MultiIssuerVerifier's): a `TokenVerifier` takes the parse, any other the raw token.
+
+    A choice is remembered (by the compact token, once it verified) only where a token
+    presented again then skips more than the selection: for a verifier that cannot take the
+    parse, or that has a `cache_size` cache to answer from without it. For a `TokenVerifier`
+    without a cache, the parse handed over is all there is to save, and it is saved anyway.
+    """
+    if isinstance(verifier, TokenVerifier):
+        return verifier._verify, verifier._verify_async, True, verifier._cache is not None
+    verify, verify_async = unobserved(verifier)
+    return verify, verify_async, False, True
+
+
+def _parse(text: str) -> Parsed:
+    """Return the prepared token split and its payload parsed, strictly, still unverified.
 
     Raises:
-        MalformedToken: not ASCII, not three segments, or not base64.
+        MalformedToken: not a compact JWS, or its payload is not strict JSON of an object.
     """
-    if not text.isascii():
+    unverified = split(text)
+    claims = loads_strict(_b64decode(unverified.payload_segment))
+    if claims is None:
         raise MalformedToken()
-    first = text.find(".")
-    second = text.find(".", first + 1)
-    if first < 0 or second < 0 or text.find(".", second + 1) >= 0:
-        if text.count(".") == 4:
-            raise MalformedToken("Encrypted tokens (JWE) are not accepted.")
-        raise MalformedToken()
-    payload = text[first + 1 : second].encode("ascii")
-    try:
-        return a2b_base64(payload.translate(_FROM_URLSAFE) + _PADDING[len(payload) % 4])
-    except BinasciiError:
-        raise MalformedToken() from None
+    return unverified, claims
 
 
-def member_key(name: str) -> tuple[bytes, bytes, str]:
-    """Return what `unverified_claim` looks for: `"name"`, `"name":"`, and the name."""
-    quoted = json.dumps(name).encode("ascii")
-    return quoted, quoted + b':"', name
-
-
-_ISS: Final = member_key("iss")
-
-
-def unverified_claim(payload: bytes, key: tuple[bytes, bytes, str]) -> object:
-    """Return the member of `key` (`member_key`) in an unverified payload, or `_ABSENT`.
-
-    Speed trick, for selection only: a string member that occurs once, without escapes, is
-    read with two `bytes.find` calls instead of a JSON parse of the whole payload (which
-    cost more than the 1 µs that selection may add). Anything else is parsed in full. A
-    wrong guess cannot let a token through: the verifier it selects checks every claim.
-
-    Raises:
-        MalformedToken: the payload had to be parsed and is not a JSON object.
-    """
-    quoted, opener, name = key
-    at = payload.find(opener)
-    if at > 0 and payload[at - 1] != 0x5C and payload.count(quoted) == 1:  # 0x5C: backslash
-        start = at + len(opener)
-        end = payload.find(b'"', start)
-        value = payload[start:end]
-        if end > 0 and 0x5C not in value and value.isascii():
-            return value.decode("ascii")
-    try:
-        claims = json.loads(payload)
-    except (ValueError, RecursionError):
-        raise MalformedToken() from None
-    if not isinstance(claims, dict):
-        raise MalformedToken()
-    return claims.get(name, _ABSENT)
-
-
-def _issuer_of(payload: bytes) -> str:
-    iss = unverified_claim(payload, _ISS)
-    if iss is _ABSENT or iss is None:
+def _issuer_of(claims: dict[str, Any]) -> str:
+    iss = claims.get("iss")
+    if iss is None:
         raise MissingClaim(_LACKS_ISS)
     if not isinstance(iss, str):
         raise InvalidIssuer()
@@ -152,7 +124,7 @@ class MultiIssuerVerifier(ObservedVerifier):
 
     def _setup(self, select: _Selector, max_token_bytes: int) -> None:
         self._select = select
-        self._chosen: dict[str, tuple[Verify, VerifyAsync]] = {}
+        self._chosen: dict[str, Chosen] = {}
         self._max_token_bytes = _options.count(max_token_bytes, "max_token_bytes", minimum=1)
 
     @classmethod
@@ -250,29 +222,40 @@ class MultiIssuerVerifier(ObservedVerifier):
             TokenError, KeySourceError: as the selected verifier raises them.
         """
         text = prepare(raw, self._max_token_bytes)
-        # Speed trick: a token verified before goes to the same verifier after one dict read,
-        # skipping the payload's base64 and the search for `iss` (some 24 thousand
-        # instructions, over 2 µs, for an HS256 token).
-        chosen = self._chosen.get(text)
-        if chosen is None:
-            chosen = self._select.choose(unverified_payload(text))
-            return self._remember(text, chosen, chosen[0](raw, scopes, context))
-        return chosen[0](raw, scopes, context)
+        # Speed trick: a token verified before by a verifier that gains from it (`_calls`)
+        # goes to the same verifier after one dict read, unparsed: with `cache_size`, that
+        # verifier answers from its cache and the parse (some 40 thousand instructions for an
+        # HS256 token) is never made. An empty memo is not even read (hashing the token).
+        if self._chosen:
+            chosen = self._chosen.get(text)
+            if chosen is not None:
+                return chosen[0](raw, scopes, context)
+        parsed = _parse(text)
+        chosen = self._select.choose(parsed[1])
+        if chosen[2]:
+            token = chosen[0](raw, scopes, context, parsed)
+        else:
+            token = chosen[0](raw, scopes, context)
+        return self._remember(text, chosen, token) if chosen[3] else token
 
     async def _verify_async(
         self, raw: str | bytes, scopes: Collection[str], context: Context
     ) -> AccessToken:
         """Return the token verified by the verifier of its issuer, without blocking the loop."""
         text = prepare(raw, self._max_token_bytes)
-        chosen = self._chosen.get(text)
-        if chosen is None:
-            chosen = self._select.choose(unverified_payload(text))
-            return self._remember(text, chosen, await chosen[1](raw, scopes, context))
-        return await chosen[1](raw, scopes, context)
+        if self._chosen:
+            chosen = self._chosen.get(text)
+            if chosen is not None:
+                return await chosen[1](raw, scopes, context)
+        parsed = _parse(text)
+        chosen = self._select.choose(parsed[1])
+        if chosen[2]:
+            token = await chosen[1](raw, scopes, context, parsed)
+        else:
+            token = await chosen[1](raw, scopes, context)
+        return self._remember(text, chosen, token) if chosen[3] else token
 
-    def _remember(
-        self, text: str, chosen: tuple[Verify, VerifyAsync], token: AccessToken
-    ) -> AccessToken:
+    def _remember(self, text: str, chosen: Chosen, token: AccessToken) -> AccessToken:
         """Return `token`, remembering which verifier `text` chose: only once it verified, so
         a token that fails adds nothing."""
         if len(self._chosen) >= _CHOSEN_MEMO_SIZE:
@@ -285,14 +268,14 @@ class MultiIssuerVerifier(ObservedVerifier):
 
 
 class _Selector(Protocol):
-    """How a `MultiIssuerVerifier` chooses: the unverified payload → how to call the verifier
-    that checks it (its unobserved pair: the events are the MultiIssuerVerifier's own).
+    """How a `MultiIssuerVerifier` chooses: the unverified claims → how to call the verifier
+    that checks them (`_calls`: the events are the MultiIssuerVerifier's own).
 
     A method rather than `__call__`: calling an object goes through C and a nested run of
     the interpreter, some 700 instructions more than a method call.
     """
 
-    def choose(self, payload: bytes) -> tuple[Verify, VerifyAsync]: ...
+    def choose(self, claims: dict[str, Any]) -> Chosen: ...
 
 
 class _Exact:
@@ -301,10 +284,10 @@ class _Exact:
     __slots__ = ("_verifiers",)
 
     def __init__(self, verifiers: dict[str, Verifier]) -> None:
-        self._verifiers = {iss: unobserved(verifier) for iss, verifier in verifiers.items()}
+        self._verifiers = {iss: _calls(verifier) for iss, verifier in verifiers.items()}
 
-    def choose(self, payload: bytes) -> tuple[Verify, VerifyAsync]:
-        verifier = self._verifiers.get(_issuer_of(payload))
+    def choose(self, claims: dict[str, Any]) -> Chosen:
+        verifier = self._verifiers.get(_issuer_of(claims))
         if verifier is None:
             raise InvalidIssuer()
         return verifier
@@ -321,11 +304,11 @@ class _Lazy:
     def __init__(self, issuers: frozenset[str], build: Callable[[str], Verifier]) -> None:
         self._issuers = issuers
         self._build = build
-        self._built: dict[str, tuple[Verify, VerifyAsync]] = {}
+        self._built: dict[str, Chosen] = {}
         self._lock = threading.Lock()
 
-    def choose(self, payload: bytes) -> tuple[Verify, VerifyAsync]:
-        iss = _issuer_of(payload)
+    def choose(self, claims: dict[str, Any]) -> Chosen:
+        iss = _issuer_of(claims)
         verifier = self._built.get(iss)
         if verifier is not None:
             return verifier
@@ -334,7 +317,7 @@ class _Lazy:
         with self._lock:  # building does no I/O: the discovery is fetched on first use
             verifier = self._built.get(iss)
             if verifier is None:
-                verifier = self._built[iss] = unobserved(self._build(iss))
+                verifier = self._built[iss] = _calls(self._build(iss))
         return verifier
 
     def __repr__(self) -> str:
@@ -355,20 +338,19 @@ class _Template:
     ) -> None:
         self._pattern = pattern
         self._allowed = allowed
-        self._claim = member_key(claim)
-        self._shared = unobserved(shared)
+        self._claim = claim
+        self._shared = _calls(shared)
 
-    def choose(self, payload: bytes) -> tuple[Verify, VerifyAsync]:
-        match = self._pattern.fullmatch(_issuer_of(payload))
+    def choose(self, claims: dict[str, Any]) -> Chosen:
+        match = self._pattern.fullmatch(_issuer_of(claims))
         if match is None:
             raise InvalidIssuer()
         tenant = match.group(1)
         if self._allowed is not None and tenant not in self._allowed:
             raise InvalidIssuer()
-        claim = unverified_claim(payload, self._claim)
+        claim = claims.get(self._claim, _ABSENT)
         if claim is _ABSENT:
-            name = self._claim[2]
-            raise MissingClaim(f'The access token lacks the required "{name}" claim.')
+            raise MissingClaim(f'The access token lacks the required "{self._claim}" claim.')
         if claim != tenant:
             raise InvalidIssuer()
         return self._shared

@@ -226,9 +226,16 @@ class ClaimsPolicy:
 
 
 def check_claims(
-    token: UnverifiedToken, header: Header, policy: ClaimsPolicy, now: float
+    token: UnverifiedToken,
+    header: Header,
+    policy: ClaimsPolicy,
+    now: float,
+    claims: dict[str, Any] | None = None,
 ) -> AccessToken:
     """Return the `AccessToken` of a token whose signature has been verified.
+
+    `claims`: its payload, if it was already parsed with `loads_strict` (to choose a
+    verifier), else it is decoded and parsed here.
 
     Raises:
         MalformedToken: the payload is not a JSON object.
@@ -236,9 +243,10 @@ def check_claims(
         MissingClaim, InvalidIssuer, InvalidAudience, TokenExpired, TokenNotYetValid,
         InvalidClaim: as `token_from_claims` says.
     """
-    claims = loads_strict(_b64decode(token.payload_segment))
     if claims is None:
-        raise MalformedToken()
+        claims = loads_strict(_b64decode(token.payload_segment))
+        if claims is None:
+            raise MalformedToken()
     if policy.token_type is not None:
         _claims.check_type(header.unverified_header, policy.token_type)
     return token_from_claims(token.raw, header.unverified_header, claims, policy, now)

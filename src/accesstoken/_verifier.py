@@ -13,7 +13,7 @@ import math
 import threading
 from collections.abc import Callable, Collection
 from heapq import heappop, heappush
-from typing import Final, NamedTuple, Protocol, TypeAlias, runtime_checkable
+from typing import Any, Final, NamedTuple, Protocol, TypeAlias, runtime_checkable
 
 from . import _claims, _options
 from ._algorithms import SUPPORTED_ALGORITHMS
@@ -33,11 +33,14 @@ from ._pipeline import (
 )
 from ._revocation import RevocationCheck
 from ._token import AccessToken
-from .errors import TokenRevoked, UnknownKey
+from .errors import MalformedToken, TokenRevoked, UnknownKey
 
 __all__ = ["TokenVerifier", "Verifier"]
 
 Clock: TypeAlias = Callable[[], float]
+#: A token already split and its payload parsed (strictly, by `loads_strict`), unverified: what
+#: a `MultiIssuerVerifier` read to choose a verifier, handed over so that it is read once.
+Parsed: TypeAlias = tuple[UnverifiedToken, dict[str, Any]]
 
 
 @runtime_checkable
@@ -67,6 +70,7 @@ class _KeysNeeded(NamedTuple):
     unverified: UnverifiedToken
     header: Header
     now: float
+    claims: dict[str, Any] | None  # the payload, when it was handed over parsed
 
 
 # Validated headers, by their base64url segment: issuers sign thousands of tokens with the
@@ -122,18 +126,28 @@ class TokenVerifier(ObservedVerifier):
         leeway = self._policy.leeway
         self._cache = _VerifiedTokens(cache_size, leeway) if cache_size else None
 
-    def _verify(self, raw: str | bytes, scopes: Collection[str], context: Context) -> AccessToken:
-        """Return the verified token in `raw` (see `ObservedVerifier.verify()`)."""
+    def _verify(
+        self,
+        raw: str | bytes,
+        scopes: Collection[str],
+        context: Context,
+        parsed: Parsed | None = None,
+    ) -> AccessToken:
+        """Return the verified token in `raw` (see `ObservedVerifier.verify()`).
+
+        `parsed`: `raw` already prepared, split and its payload parsed (by a
+        `MultiIssuerVerifier`, which read it to choose this verifier), so not again.
+        """
         # Speed trick: a call that demands no scope, the usual case, makes neither the call of
         # `demanded_scopes` nor that of `check_scopes` (about 900 instructions).
         demanded = (
             demanded_scopes(self._required_scopes, scopes) if scopes else self._required_scopes
         )
-        token = self._verify_at_hand(raw)
+        token = self._verify_at_hand(raw, parsed)
         if isinstance(token, _KeysNeeded):
             keys, header = self._keys, token.header
             key = keys.key_set().select(header.kid, header.alg) or _fresh(keys.refresh(), header)
-            token = self._check(token.unverified, header, key, token.now)
+            token = self._check(token.unverified, header, key, token.now, token.claims)
         # Speed trick: a bearer token in a plain call, the usual case, skips the request
         # checks after one test, without a call (`_claims`: the slot, not the property).
         dpop = self._dpop
@@ -153,7 +167,11 @@ class TokenVerifier(ObservedVerifier):
         return check_scopes(token, demanded) if demanded else token
 
     async def _verify_async(
-        self, raw: str | bytes, scopes: Collection[str], context: Context
+        self,
+        raw: str | bytes,
+        scopes: Collection[str],
+        context: Context,
+        parsed: Parsed | None = None,
     ) -> AccessToken:
         """Return the verified token, fetching keys without blocking the event loop.
 
@@ -162,13 +180,13 @@ class TokenVerifier(ObservedVerifier):
         demanded = (
             demanded_scopes(self._required_scopes, scopes) if scopes else self._required_scopes
         )
-        token = self._verify_at_hand(raw)
+        token = self._verify_at_hand(raw, parsed)
         if isinstance(token, _KeysNeeded):
             keys, header = self._keys, token.header
             key = (await keys.key_set_async()).select(header.kid, header.alg) or _fresh(
                 await keys.refresh_async(), header
             )
-            token = self._check(token.unverified, header, key, token.now)
+            token = self._check(token.unverified, header, key, token.now, token.claims)
         dpop = self._dpop
         if context is not NO_CONTEXT or dpop is not None or "cnf" in token._claims:
             replay_key = self._request_checks(raw, token, context)
@@ -194,25 +212,34 @@ class TokenVerifier(ObservedVerifier):
         claims, dpop = token._claims, self._dpop  # the slots: no descriptor call
         return request_checks(claims, raw, token._raw, request, dpop, step_up, now, leeway)
 
-    def _verify_at_hand(self, raw: str | bytes) -> AccessToken | _KeysNeeded:
+    def _verify_at_hand(self, raw: str | bytes, parsed: Parsed | None) -> AccessToken | _KeysNeeded:
         """Verify `raw` as far as it goes without I/O: to the end when its key is at hand.
 
         Size, structure and header are checked first; a token verified before (`cache_size`)
-        only has its dates checked again.
+        only has its dates checked again. A token handed over `parsed` is not prepared, split
+        or decoded again, but its size is this verifier's to check, and so is its cache.
         """
-        text = prepare(raw, self._max_token_bytes)
+        if parsed is None:
+            text = prepare(raw, self._max_token_bytes)
+            claims = None
+        else:
+            unverified, claims = parsed
+            text = unverified.raw
+            if len(text) > self._max_token_bytes:
+                raise MalformedToken("The access token is too large.")
         now = self._clock()
         if self._cache is not None:
             cached = self._cache.get(text, now)
             if cached is not None:
                 return cached
-        unverified = split(text)
+        if claims is None:  # not handed over (a test, not a tuple built on the usual path)
+            unverified = split(text)
         header = self._header(unverified.header_segment)
         key_set = self._keys.key_set_nowait()
         key = None if key_set is None else key_set.select(header.kid, header.alg)
         if key is None:
-            return _KeysNeeded(unverified, header, now)
-        return self._check(unverified, header, key, now)
+            return _KeysNeeded(unverified, header, now, claims)
+        return self._check(unverified, header, key, now, claims)
 
     def _header(self, segment: bytes) -> Header:
         header = self._headers.get(segment)
@@ -224,10 +251,15 @@ class TokenVerifier(ObservedVerifier):
         return header
 
     def _check(
-        self, unverified: UnverifiedToken, header: Header, key: VerificationKey, now: float
+        self,
+        unverified: UnverifiedToken,
+        header: Header,
+        key: VerificationKey,
+        now: float,
+        claims: dict[str, Any] | None,
     ) -> AccessToken:
         check_signature(unverified, header, key)
-        token = check_claims(unverified, header, self._policy, now)
+        token = check_claims(unverified, header, self._policy, now, claims)
         if self._cache is not None and "exp" in token._claims:
             self._cache.put(unverified.raw, token, token._claims["exp"], now)
         return token
