@@ -18,10 +18,11 @@ medians over rounds):
   of RFC 9449 §4.3 and every strictness rule (duplicate members, URL normalization...);
 - proof signature: the ES256 check of one proof's signature alone, the floor of one check;
 - jwk import: importing the proof's `jwk` header (`VerificationKey.from_jwk`);
-- check_binding: the whole DPoP step, a fresh proof each call (its own `jti`), recorded in
+- DPoP step: `binding_checks` and the replay cache, what a verifier runs after the token's
+  own checks, a fresh proof each call (its own `jti`), recorded in
   the default `MemoryReplayCache`; the client's proof header (and key) is remembered after
   its first proof, as it is for a client that sends many requests;
-- check_binding, new key: the same with that memo emptied before each call, as for the
+- DPoP step, new key: the same with that memo emptied before each call, as for the
   first proof of each client.
 
 Every proof is checked to pass once and to be refused the second time before anything is
@@ -41,10 +42,9 @@ from collections.abc import Callable
 from _common import publish, ratio_report, timings
 from accesstoken import DPoP, InvalidDPoPProof, RequestContext
 from accesstoken._algorithms import ALGORITHMS
-from accesstoken._dpop import DPOP, check_binding, jwk_thumbprint
+from accesstoken._dpop import DPOP, binding_checks, jwk_thumbprint
 from accesstoken._keys.base import VerificationKey
 from accesstoken._pipeline import _b64decode, split
-from accesstoken._remote.flow import run
 from accesstoken.testing import DPoPKey, LocalIssuer
 
 URL = "https://api.example.com/orders"
@@ -97,7 +97,7 @@ def make_floor(token_key: object, proof_keys: dict[str, tuple[object, str]]) -> 
 
 
 def build_cases(proofs: int) -> dict[str, Callable[[], object]]:
-    """Return the timed calls; `proofs` fresh proofs are made for check_binding."""
+    """Return the timed calls; `proofs` fresh proofs are made for each case that takes them."""
     issuer, key = LocalIssuer("ES256", issuer=ISSUER, audience=AUDIENCE), DPoPKey("ES256")
     raw = issuer.issue(dpop_key=key)
     bearer = issuer.issue()
@@ -113,14 +113,20 @@ def build_cases(proofs: int) -> dict[str, Callable[[], object]]:
     bound = issuer.verifier(dpop=DPoP())
     claims = bound.verify(f"DPoP {raw}", request=next(requests)).claims
 
+    def step(request: RequestContext) -> None:
+        """The DPoP step as `TokenVerifier` runs it: every check, then the replay cache."""
+        replay_key = binding_checks(claims, raw, DPOP, request, dpop, now)
+        assert replay_key is not None
+        dpop._record(replay_key)
+
     def new_key() -> None:
         dpop._headers.clear()
-        run(check_binding(claims, raw, DPOP, next(requests), dpop, now))
+        step(next(requests))
 
     sample = next(requests)
-    run(check_binding(claims, raw, DPOP, sample, dpop, now))
+    step(sample)
     try:
-        run(check_binding(claims, raw, DPOP, sample, dpop, now))
+        step(sample)
     except InvalidDPoPProof:
         pass
     else:
@@ -152,8 +158,8 @@ def build_cases(proofs: int) -> dict[str, Callable[[], object]]:
         "floor: token and proof": lambda: floor(raw, next(requests)),
         "proof signature (ES256)": lambda: es256(public.key, parts.signing_input, signature),
         "jwk import": lambda: VerificationKey.from_jwk(jwk, allow_secret=False),
-        "check_binding": lambda: run(check_binding(claims, raw, DPOP, next(requests), dpop, now)),
-        "check_binding, new key": new_key,
+        "DPoP step": lambda: step(next(requests)),
+        "DPoP step, new key": new_key,
     }
 
 

@@ -37,13 +37,13 @@ from accesstoken._dpop import (
     DPOP,
     binding_needed,
     certificate_thumbprint,
-    check_binding,
     jwk_thumbprint,
 )
 from accesstoken._keys.base import VerificationKey
 from accesstoken._remote.flow import Flow, run, run_async
 from accesstoken.revocation import MemoryReplayCache
 from accesstoken.testing import DPoPKey, LocalIssuer
+from tests._dpop_flow import check_binding
 
 from .conftest import NOW, self_signed
 

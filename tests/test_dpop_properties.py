@@ -23,10 +23,11 @@ from accesstoken import (
     RequestContext,
     TokenError,
 )
-from accesstoken._dpop import DPOP, _normal_target, _target, check_binding
+from accesstoken._dpop import DPOP, _normal_target, _target
 from accesstoken._remote.flow import run, run_async
 from accesstoken._step_up import check_step_up
 from accesstoken.testing import DPoPKey
+from tests._dpop_flow import check_binding
 from tests._mutations import B64_CHARS, mutations
 from tests.conftest import NOW
 

@@ -6,11 +6,12 @@ issued to, and the resource server accepts it only from a request that proves po
 of that key: a DPoP proof signed with it (`cnf.jkt`), or the TLS client certificate it was
 bound to (`cnf["x5t#S256"]`).
 
-`check_binding` is the one step a verifier runs for this, after the token's own signature
-and claims hold and before scopes are looked at. It is a flow (see `_remote/flow.py`)
-because remembering a proof's `jti` may take a round trip to a shared replay cache; every
-other check is pure. The DPoP proof is checked in the order of RFC 9449 §4.3, and nothing in
-it is trusted before its signature holds with the key the token is bound to.
+`binding_checks` is the one step a verifier runs for this, after the token's own signature
+and claims hold and before scopes are looked at. It is pure and returns the proof's replay
+key; recording that key, the last check, may take a round trip to a shared replay cache, so
+the caller does it: `DPoP._record()` / `_record_async()`, or `record_proof` inside a flow
+(see `_remote/flow.py`). The DPoP proof is checked in the order of RFC 9449 §4.3, and
+nothing in it is trusted before its signature holds with the key the token is bound to.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ __all__ = [
     "binding_checks",
     "binding_needed",
     "certificate_thumbprint",
-    "check_binding",
     "jwk_thumbprint",
     "record_proof",
     "request_checks",
@@ -222,9 +222,15 @@ class DPoP:
         """Return the error for a refused proof, its challenge listing `algorithms`."""
         return InvalidDPoPProof(description, algorithms=self.algorithms)
 
-    def _replayed(self) -> InvalidDPoPProof:
-        """Return the error for a proof the replay cache has seen before."""
-        return self._refuse(_REPLAYED)
+    def _record(self, replay_key: str) -> None:
+        """Record an accepted proof in the replay cache, or refuse it as replayed."""
+        if not self.replay_cache.first_use(replay_key, self._replay_ttl):
+            raise self._refuse(_REPLAYED)
+
+    async def _record_async(self, replay_key: str) -> None:
+        """`_record()`, without blocking the event loop."""
+        if not await self.replay_cache.first_use_async(replay_key, self._replay_ttl):
+            raise self._refuse(_REPLAYED)
 
     def __repr__(self) -> str:
         return (
@@ -235,9 +241,9 @@ class DPoP:
 
 
 def binding_needed(claims: Mapping[str, Any], scheme: str | None, dpop: DPoP | None) -> bool:
-    """Return whether `check_binding` has anything to check; False for most bearer tokens.
+    """Return whether `binding_checks` has anything to check; False for most bearer tokens.
 
-    A verifier may skip the flow when this is False: no `cnf` claim, no `DPoP` scheme and
+    A verifier may skip it when this is False: no `cnf` claim, no `DPoP` scheme and
     no `DPoP(required=True)`.
     """
     return "cnf" in claims or scheme == DPOP or (dpop is not None and dpop.required)
@@ -310,23 +316,7 @@ def record_proof(dpop: DPoP, replay_key: str) -> Flow[None]:
         InvalidDPoPProof: the proof has been used before.
         RevocationUnavailable: the replay cache cannot record the proof (503).
     """
-    cache = dpop.replay_cache
-    if not (yield Call(cache.first_use, cache.first_use_async, (replay_key, dpop._replay_ttl))):
-        raise dpop._replayed()
-
-
-def check_binding(
-    claims: Mapping[str, Any],
-    raw_token: str,
-    scheme: str | None,
-    request: RequestContext | None,
-    dpop: DPoP | None,
-    now: float,
-) -> Flow[None]:
-    """Run `binding_checks`, then record the proof it checked (`record_proof`), if any."""
-    replay_key = binding_checks(claims, raw_token, scheme, request, dpop, now)
-    if dpop is not None and replay_key is not None:
-        yield from record_proof(dpop, replay_key)
+    yield Call(dpop._record, dpop._record_async, (replay_key,))
 
 
 def _confirmation(claims: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -41,6 +41,8 @@ Clock: TypeAlias = Callable[[], float]
 #: A token already split and its payload parsed (strictly, by `loads_strict`), unverified: what
 #: a `MultiIssuerVerifier` read to choose a verifier, handed over so that it is read once.
 Parsed: TypeAlias = tuple[UnverifiedToken, dict[str, Any]]
+#: What a caller hands a verifier: the token, with or without its scheme.
+Raw: TypeAlias = str | bytes
 
 
 @runtime_checkable
@@ -127,11 +129,7 @@ class TokenVerifier(ObservedVerifier):
         self._cache = _VerifiedTokens(cache_size, leeway) if cache_size else None
 
     def _verify(
-        self,
-        raw: str | bytes,
-        scopes: Collection[str],
-        context: Context,
-        parsed: Parsed | None = None,
+        self, raw: Raw, scopes: Collection[str], context: Context, parsed: Parsed | None = None
     ) -> AccessToken:
         """Return the verified token in `raw` (see `ObservedVerifier.verify()`).
 
@@ -150,28 +148,19 @@ class TokenVerifier(ObservedVerifier):
             token = self._check(token.unverified, header, key, token.now, token.claims)
         # Speed trick: a bearer token in a plain call, the usual case, skips the request
         # checks after one test, without a call (`_claims`: the slot, not the property).
-        dpop = self._dpop
-        if context is not NO_CONTEXT or dpop is not None or "cnf" in token._claims:
+        if context is not NO_CONTEXT or self._dpop is not None or "cnf" in token._claims:
             replay_key = self._request_checks(raw, token, context)
-            # Speed trick: the replay cache is called here rather than through
+            # Speed trick: the replay cache is called directly rather than through
             # `record_proof`'s flow, whose generator and `Call` cost some 8 thousand
             # instructions. A key comes back only from a verifier with `dpop`.
-            if (
-                replay_key is not None
-                and dpop is not None
-                and not dpop.replay_cache.first_use(replay_key, dpop._replay_ttl)
-            ):
-                raise dpop._replayed()
+            if replay_key is not None and self._dpop is not None:
+                self._dpop._record(replay_key)
         if self._revocation is not None and self._revocation.is_revoked(token):
             raise TokenRevoked()
         return check_scopes(token, demanded) if demanded else token
 
     async def _verify_async(
-        self,
-        raw: str | bytes,
-        scopes: Collection[str],
-        context: Context,
-        parsed: Parsed | None = None,
+        self, raw: Raw, scopes: Collection[str], context: Context, parsed: Parsed | None = None
     ) -> AccessToken:
         """Return the verified token, fetching keys without blocking the event loop.
 
@@ -187,15 +176,10 @@ class TokenVerifier(ObservedVerifier):
                 await keys.refresh_async(), header
             )
             token = self._check(token.unverified, header, key, token.now, token.claims)
-        dpop = self._dpop
-        if context is not NO_CONTEXT or dpop is not None or "cnf" in token._claims:
+        if context is not NO_CONTEXT or self._dpop is not None or "cnf" in token._claims:
             replay_key = self._request_checks(raw, token, context)
-            if (
-                replay_key is not None
-                and dpop is not None
-                and not await dpop.replay_cache.first_use_async(replay_key, dpop._replay_ttl)
-            ):
-                raise dpop._replayed()
+            if replay_key is not None and self._dpop is not None:
+                await self._dpop._record_async(replay_key)
         if self._revocation is not None and await self._revocation.is_revoked_async(token):
             raise TokenRevoked()
         return check_scopes(token, demanded) if demanded else token

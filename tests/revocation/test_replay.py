@@ -21,11 +21,12 @@ from accesstoken import (
     RequestContext,
     RevocationUnavailable,
 )
-from accesstoken._dpop import DPOP, check_binding
+from accesstoken._dpop import DPOP
 from accesstoken._remote.flow import run
 from accesstoken._replay import ReplayCache, ttl_milliseconds
 from accesstoken.revocation import MemoryReplayCache, RedisReplayCache
 from accesstoken.testing import DPoPKey
+from tests._dpop_flow import check_binding
 from tests.conftest import NOW
 
 from .conftest import RedisServer
