@@ -32,6 +32,7 @@ from .errors import (
 )
 
 __all__ = [
+    "TOO_LARGE",
     "ClaimsPolicy",
     "Header",
     "UnverifiedToken",
@@ -59,6 +60,8 @@ _PADDING: Final = (b"", b"", b"==", b"=")
 # Header parameters this verifier refuses outright: JWE members (RFC 7516 §4.1) and the
 # unencoded payload option (RFC 7797), which would change what the signature covers.
 _FORBIDDEN_HEADER: Final = ("enc", "zip", "b64")
+#: Why a token longer than a verifier's `max_token_bytes` is refused.
+TOO_LARGE: Final = "The access token is too large."
 # What "Bearer " and "DPoP " open with: the only characters whose lower case is "b" or "d".
 _SCHEME_INITIALS: Final = "bBdD"
 
@@ -70,7 +73,7 @@ def prepare(raw: str | bytes, max_bytes: int) -> str:
         MalformedToken: too long (checked before anything else), or not ASCII.
     """
     if len(raw) > max_bytes + LONGEST_PREFIX:
-        raise MalformedToken("The access token is too large.")
+        raise MalformedToken(TOO_LARGE)
     if isinstance(raw, str):
         text = raw
     elif isinstance(raw, bytes | bytearray):
@@ -85,7 +88,7 @@ def prepare(raw: str | bytes, max_bytes: int) -> str:
     if text[:1] in _SCHEME_INITIALS:
         text = split_scheme(text)[1]
     if len(text) > max_bytes:
-        raise MalformedToken("The access token is too large.")
+        raise MalformedToken(TOO_LARGE)
     return text
 
 

@@ -21,6 +21,7 @@ from ._dpop import DPoP, request_checks
 from ._keys.base import KeySet, KeySource, VerificationKey
 from ._observed import NO_CONTEXT, Context, ObservedVerifier
 from ._pipeline import (
+    TOO_LARGE,
     Header,
     UnverifiedToken,
     check_claims,
@@ -184,7 +185,7 @@ class TokenVerifier(ObservedVerifier):
             raise TokenRevoked()
         return check_scopes(token, demanded) if demanded else token
 
-    def _request_checks(self, raw: str | bytes, token: AccessToken, context: Context) -> str | None:
+    def _request_checks(self, raw: Raw, token: AccessToken, context: Context) -> str | None:
         """Check the call's request and step-up demands; return the DPoP proof's replay key.
 
         Run on every call that has any, cache hits included: a DPoP proof belongs to one
@@ -196,27 +197,27 @@ class TokenVerifier(ObservedVerifier):
         claims, dpop = token._claims, self._dpop  # the slots: no descriptor call
         return request_checks(claims, raw, token._raw, request, dpop, step_up, now, leeway)
 
-    def _verify_at_hand(self, raw: str | bytes, parsed: Parsed | None) -> AccessToken | _KeysNeeded:
+    def _verify_at_hand(self, raw: Raw, parsed: Parsed | None) -> AccessToken | _KeysNeeded:
         """Verify `raw` as far as it goes without I/O: to the end when its key is at hand.
 
         Size, structure and header are checked first; a token verified before (`cache_size`)
-        only has its dates checked again. A token handed over `parsed` is not prepared, split
-        or decoded again, but its size is this verifier's to check, and so is its cache.
+        only has its dates checked again. A token handed over `parsed` is not split or decoded
+        again, but its size is this verifier's to check, and so is its cache.
         """
         if parsed is None:
             text = prepare(raw, self._max_token_bytes)
             claims = None
-        else:
+        else:  # prepared by the MultiIssuerVerifier, whose size limit may be another
             unverified, claims = parsed
             text = unverified.raw
             if len(text) > self._max_token_bytes:
-                raise MalformedToken("The access token is too large.")
+                raise MalformedToken(TOO_LARGE)
         now = self._clock()
         if self._cache is not None:
             cached = self._cache.get(text, now)
             if cached is not None:
                 return cached
-        if claims is None:  # not handed over (a test, not a tuple built on the usual path)
+        if claims is None:  # not handed over: split here
             unverified = split(text)
         header = self._header(unverified.header_segment)
         key_set = self._keys.key_set_nowait()
