@@ -260,7 +260,7 @@ def binding_checks(
     """Check that the request proves possession of the key a verified token is bound to.
 
     Run it after the token's signature and claims hold. It does every check but the last,
-    which is I/O: recording the DPoP proof's `jti` in the replay cache (`record_proof`),
+    which is I/O: recording the DPoP proof's `jti` in the replay cache (`DPoP._record()`),
     left to the caller to do last, so that a proof refused for any other reason never
     uses up its `jti`.
 
@@ -576,7 +576,8 @@ def request_checks(
 
     Returns:
         The replay-cache key of the DPoP proof checked, for the caller to record last
-        (`record_proof`, or the replay cache's methods directly); None when there was none.
+        (`DPoP._record()` / `_record_async()`, or `record_proof` in a flow); None when
+        there was none.
     """
     scheme = scheme_cut(raw, token)
     replay_key = (
