@@ -221,6 +221,29 @@ class MultiIssuerVerifier(ObservedVerifier):
             MissingClaim: no `iss` (or, for a template, no tenant claim).
             TokenError, KeySourceError: as the selected verifier raises them.
         """
+        chosen, text, parsed = self._choose(raw)
+        verify = chosen[0]
+        if parsed is None:  # chosen before: nothing was parsed
+            return verify(raw, scopes, context)
+        token = verify(raw, scopes, context, parsed) if chosen[2] else verify(raw, scopes, context)
+        return self._remember(text, chosen, token) if chosen[3] else token
+
+    async def _verify_async(
+        self, raw: str | bytes, scopes: Collection[str], context: Context
+    ) -> AccessToken:
+        """Return the token verified by the verifier of its issuer, without blocking the loop."""
+        chosen, text, parsed = self._choose(raw)
+        verify = chosen[1]
+        if parsed is None:
+            return await verify(raw, scopes, context)
+        token = await (
+            verify(raw, scopes, context, parsed) if chosen[2] else verify(raw, scopes, context)
+        )
+        return self._remember(text, chosen, token) if chosen[3] else token
+
+    def _choose(self, raw: str | bytes) -> tuple[Chosen, str, Parsed | None]:
+        """Return how to call the verifier of `raw`'s issuer, the prepared token, and its
+        parse (None when the choice was remembered and nothing was parsed)."""
         text = prepare(raw, self._max_token_bytes)
         # Speed trick: a token verified before by a verifier that gains from it (`_calls`)
         # goes to the same verifier after one dict read, unparsed: with `cache_size`, that
@@ -229,31 +252,9 @@ class MultiIssuerVerifier(ObservedVerifier):
         if self._chosen:
             chosen = self._chosen.get(text)
             if chosen is not None:
-                return chosen[0](raw, scopes, context)
+                return chosen, text, None
         parsed = _parse(text)
-        chosen = self._select.choose(parsed[1])
-        if chosen[2]:
-            token = chosen[0](raw, scopes, context, parsed)
-        else:
-            token = chosen[0](raw, scopes, context)
-        return self._remember(text, chosen, token) if chosen[3] else token
-
-    async def _verify_async(
-        self, raw: str | bytes, scopes: Collection[str], context: Context
-    ) -> AccessToken:
-        """Return the token verified by the verifier of its issuer, without blocking the loop."""
-        text = prepare(raw, self._max_token_bytes)
-        if self._chosen:
-            chosen = self._chosen.get(text)
-            if chosen is not None:
-                return await chosen[1](raw, scopes, context)
-        parsed = _parse(text)
-        chosen = self._select.choose(parsed[1])
-        if chosen[2]:
-            token = await chosen[1](raw, scopes, context, parsed)
-        else:
-            token = await chosen[1](raw, scopes, context)
-        return self._remember(text, chosen, token) if chosen[3] else token
+        return self._select.choose(parsed[1]), text, parsed
 
     def _remember(self, text: str, chosen: Chosen, token: AccessToken) -> AccessToken:
         """Return `token`, remembering which verifier `text` chose: only once it verified, so
